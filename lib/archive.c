@@ -1,0 +1,2 @@
+/* archive.c: not written yet. */
+#include "context.h"

@@ -1,0 +1,2 @@
+/* assemble.c: not written yet. */
+#include "context.h"

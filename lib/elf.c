@@ -1,0 +1,2 @@
+/* elf.c: not written yet. */
+#include "context.h"

@@ -1,0 +1,2 @@
+/* extract.c: not written yet. */
+#include "context.h"

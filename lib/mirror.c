@@ -1,0 +1,2 @@
+/* mirror.c: not written yet. */
+#include "context.h"

@@ -1,0 +1,2 @@
+/* pack.c: not written yet. */
+#include "context.h"

@@ -1,0 +1,2 @@
+/* relocate.c: not written yet. */
+#include "context.h"

@@ -1,0 +1,80 @@
+/* Small shared ground: atomic files, sha256, paths, string vectors. */
+#pragma once
+
+#include "context.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* --- sha256 (OpenSSL's EVP) --- */
+
+#define DOS_SHA256_HEX 65 /* 64 hex digits and a NUL */
+
+struct dos_sha256;
+struct dos_sha256 *dos_sha256_new(void);
+void dos_sha256_update(struct dos_sha256 *h, const void *data, size_t len);
+/* Writes 64 lowercase hex digits and a NUL into hex, frees h. */
+void dos_sha256_final(struct dos_sha256 *h, char hex[DOS_SHA256_HEX]);
+void dos_sha256_buf(const void *data, size_t len, char hex[DOS_SHA256_HEX]);
+int dos_sha256_file(struct dos_ctx *ctx, const char *path, char hex[DOS_SHA256_HEX]);
+/* True when s is 64 hex digits. */
+bool dos_sha256_valid(const char *s);
+
+/* --- atomic writes: a temporary name beside the target, fsync, rename --- */
+
+struct dos_atomic {
+	char *path;     /* final name */
+	char *tmp_path; /* temporary name in the same folder */
+	int fd;
+};
+
+int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path, mode_t mode);
+int dos_atomic_write(struct dos_ctx *ctx, struct dos_atomic *af, const void *data, size_t len);
+/* fsyncs, renames to the final name, fsyncs the folder. Releases af. */
+int dos_atomic_commit(struct dos_ctx *ctx, struct dos_atomic *af);
+/* Removes the temporary file. Safe to call after commit and twice. */
+void dos_atomic_abort(struct dos_atomic *af);
+
+int dos_write_file_atomic(struct dos_ctx *ctx, const char *path, const void *data,
+			  size_t len, mode_t mode);
+
+/* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
+int dos_read_file(struct dos_ctx *ctx, const char *path, size_t max, char **data, size_t *len);
+
+/* --- paths --- */
+
+/* mkdir -p; existing folders are fine. */
+int dos_mkdir_p(struct dos_ctx *ctx, const char *path, mode_t mode);
+/* rm -rf without following symlinks; a missing path is fine. */
+int dos_rm_rf(struct dos_ctx *ctx, const char *path);
+/* Joins a folder and a name with one slash; aborts on out of memory. */
+char *dos_path_join(const char *dir, const char *name);
+/* An absolute path for path as seen from the folder base (base may be
+ * NULL for the current folder); lexical, no symlinks resolved. */
+char *dos_path_absolute(const char *base, const char *path);
+/* The folder part of path ("." when there is none). */
+char *dos_path_dirname(const char *path);
+
+/* --- allocation that cannot fail (an out-of-memory abort, as git does) --- */
+
+void *dos_xmalloc(size_t n);
+void *dos_xcalloc(size_t n, size_t size);
+void *dos_xrealloc(void *p, size_t n);
+char *dos_xstrdup(const char *s);
+char *dos_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- string vectors, NULL-terminated --- */
+
+struct dos_strv {
+	char **v;
+	size_t n;
+	size_t alloc;
+};
+
+void dos_strv_push(struct dos_strv *sv, const char *s);
+void dos_strv_push_owned(struct dos_strv *sv, char *s);
+void dos_strv_release(struct dos_strv *sv);
+bool dos_strv_contains(const struct dos_strv *sv, const char *s);
+void dos_strv_sort(struct dos_strv *sv);

@@ -1,0 +1,37 @@
+/* What every command gets, and the command table's entry type. */
+#pragma once
+
+#include "config.h"
+#include "context.h"
+
+/* What main() opens for a command before calling it. */
+enum cmd_needs {
+	NEEDS_NOTHING = 0,
+	NEEDS_CONFIG = 1,   /* first argument, or the built-in default */
+};
+
+struct cmd_args {
+	struct dos_ctx *ctx;
+	int argc;                   /* the command's own arguments, after its name */
+	char **argv;
+	struct dos_config *cfg;     /* when the command needs it */
+};
+
+struct cmd {
+	const char *name;
+	int (*run)(struct cmd_args *args);
+	enum cmd_needs needs;
+	const char *summary;        /* one line for `diracos --help` */
+	const char *usage;          /* the text of `diracos NAME --help` */
+};
+
+extern const struct cmd cmd_build, cmd_packages, cmd_bundle, cmd_resolve, cmd_config;
+extern const struct cmd cmd_check, cmd_test, cmd_extension, cmd_shell;
+extern const struct cmd cmd_fix_pip_versions, cmd_verify;
+
+/* Loads CONFIG (or the built-in default when path is NULL) into args->cfg.
+ * Commands with their own option parsing call it after parsing. */
+int cmd_load_config(struct cmd_args *args, const char *path);
+
+/* Prints a JSON value on stdout (indented), followed by a newline. */
+void cmd_print_json(const void *json_value);

@@ -1,0 +1,18 @@
+#include "cmd.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+int cmd_load_config(struct cmd_args *args, const char *path)
+{
+	if (path)
+		return dos_config_load_file(args->ctx, path, &args->cfg);
+	return dos_config_load_default(args->ctx, &args->cfg);
+}
+
+void cmd_print_json(const void *json_value)
+{
+	json_dumpf((const json_t *)json_value, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	fflush(stdout);
+}

@@ -1,0 +1,63 @@
+/* Commands whose pipeline steps are not built yet. Each has its place in the
+ * command table and its --help, and says plainly that it cannot run yet. */
+#include "cmd.h"
+#include "opts.h"
+
+static int not_built(struct cmd_args *args, const struct cmd *cmd, const char *issue)
+{
+	int r = cmd_parse_options(args, cmd, NULL, NULL, NULL);
+
+	if (r == OPTS_HELP)
+		return 0;
+	if (r < 0)
+		return r;
+	return dos_error(args->ctx, DOS_ENOTIMPL, "'%s' is not built yet (%s)", cmd->name, issue);
+}
+
+#define STUB(var, cname, summary_text, usage_text, issue)                  \
+	static int run_##var(struct cmd_args *args);                       \
+	const struct cmd cmd_##var = { cname, run_##var, NEEDS_NOTHING,    \
+				       summary_text, usage_text };         \
+	static int run_##var(struct cmd_args *args)                        \
+	{                                                                  \
+		return not_built(args, &cmd_##var, issue);                 \
+	}
+
+STUB(build, "build", "the whole pipeline, incremental",
+     "usage: diracos build [CONFIG]\n\n"
+     "Runs every step: the local repository, our own Python, the configured\n"
+     "packages, then the bundle (extraction, pip, finalize, pack) and check.\n"
+     "With no CONFIG, builds the built-in default bundle.\n",
+     "source builds come with issue 4")
+STUB(packages, "packages", "steps 1-3: build the configured packages",
+     "usage: diracos packages [CONFIG] [NAME...] [--force NAME]\n\n"
+     "Builds the configured packages into the local repository, or only the\n"
+     "named ones and what depends on them.\n",
+     "issue 4")
+STUB(check, "check", "audit a bundle without running it",
+     "usage: diracos check [-c CONFIG] BUNDLE\n\n"
+     "Audits a bundle tarball, or an unpacked bundle's top folder: links,\n"
+     "libraries, glibc floor, leaks, permissions. Exit 1 on any failure.\n",
+     "issue 5")
+STUB(test, "test", "run a bundle's tests on each target platform",
+     "usage: diracos test [-c CONFIG] BUNDLE [--platform SUITE...]\n\n"
+     "Runs the bundle's tests, mounted read-only in root filesystems of the\n"
+     "target distributions.\n",
+     "issue 5")
+STUB(extension, "extension", "a pip-only extension tarball on a base bundle",
+     "usage: diracos extension CONFIG\n\n"
+     "Builds an extension: the files pip adds on top of a base bundle.\n",
+     "issue 6")
+STUB(shell, "shell", "an interactive shell in the build root",
+     "usage: diracos shell [CONFIG]\n\n"
+     "Opens a shell in a fresh build root with the local repository available.\n",
+     "issue 4")
+STUB(fix_pip_versions, "fix-pip-versions", "a pinned requirements file from the pip step",
+     "usage: diracos fix-pip-versions [CONFIG]\n\n"
+     "Writes a fully pinned requirements file from what the pip step installed.\n",
+     "issue 6")
+STUB(verify, "verify", "check that the cache and repository hold only whole files",
+     "usage: diracos verify [CONFIG]\n\n"
+     "Verifies every file of the download cache against its digest, and the\n"
+     "local repository against its index.\n",
+     "issue 9")

@@ -866,9 +866,11 @@ int dos_config_load_file(struct dos_ctx *ctx, const char *path, struct dos_confi
 	int r;
 
 	r = dos_read_file(ctx, path, 16 << 20, &text, &len);
-	if (r < 0)
-		return r == DOS_EFORMAT ? dos_error_prefix(ctx, "configuration") :
-			dos_error(ctx, DOS_ECONFIG, "%s", ctx->msg);
+	if (r < 0) {
+		/* An unreadable configuration is a configuration error (exit 2). */
+		ctx->code = DOS_ECONFIG;
+		return dos_error_prefix(ctx, "configuration");
+	}
 	dir = dos_path_dirname(path);
 	return dos_config_load_text(ctx, text, len, path, dir, out);
 }

@@ -133,7 +133,7 @@ int cmd_parse_options(struct cmd_args *args, const struct cmd *cmd,
 		return dos_error(ctx, DOS_EFAIL, "%s: too many options", cmd->name);
 	build_tables(own, longs, shorts);
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* 0, not 1: makes GNU getopt forget main's '+' mode */
 	for (;;) {
 		/* Options may follow positional arguments: permute by hand, so
 		 * that `diracos resolve cfg.json --why x` works as expected. */

@@ -1,0 +1,79 @@
+/* The dependency resolver: a pool of package indices, libsolv's solver to
+ * pick one consistent set, then the closure the bundle ships: what the
+ * requested packages need, stopping at the platform set.
+ *
+ * resolve.c is the only file that includes libsolv; nothing here exposes
+ * its types. */
+#pragma once
+
+#include "context.h"
+#include "util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct dos_resolver;
+
+/* backend: "deb" ("rpm" is not built yet: DOS_ENOTIMPL). arch: the
+ * distribution's name for it ("amd64"); "all" packages are installable too. */
+int dos_resolver_new(struct dos_ctx *ctx, const char *backend, const char *arch,
+		     struct dos_resolver **out);
+void dos_resolver_free(struct dos_resolver *r);
+
+/* Adds an uncompressed Debian Packages index as a repository named
+ * repo_name (used in messages and in dos_resolved_pkg.repo). base_url is
+ * where its Filename: paths start (a mirror URI, or file:// of a local flat
+ * repository). A higher priority wins over a higher version: the local
+ * repository gets a higher one than the distribution. */
+int dos_resolver_add_deb_index(struct dos_resolver *r, const char *repo_name,
+			       const char *packages_path, const char *base_url, int priority);
+
+/* The number of packages loaded, over all repositories. */
+size_t dos_resolver_count(const struct dos_resolver *r);
+
+struct dos_resolved_pkg {
+	char *name, *version, *arch;
+	char *source;          /* source package (Source: field, or the name) */
+	char *source_version;  /* from "Source: foo (1.2-3)", or the version */
+	char *repo;            /* repo_name it came from */
+	char *url;             /* base_url + "/" + Filename */
+	char *filename;        /* basename of Filename */
+	char *sha256;          /* 64 lowercase hex digits, from the index */
+	uint64_t size;         /* of the .deb, bytes (Size:) */
+	uint64_t installed_size; /* bytes (Installed-Size: is in KiB) */
+	char *why;             /* the package that pulled it in first; NULL when requested */
+	char *reason;          /* "requested", "manual", or the dependency text
+				* that pulled it: "libcurl4 (>= 7.16.2)" */
+	bool multiarch_same;   /* Multi-Arch: same */
+};
+
+/* Sorted by name; names are unique. */
+struct dos_closure {
+	struct dos_resolved_pkg *pkgs;
+	size_t n;
+};
+
+struct dos_closure_request {
+	const struct dos_strv *wanted;   /* distributionPackages */
+	const struct dos_strv *manual;   /* manualDependencies: requested too */
+	const struct dos_strv *platform; /* platformPackages: neither in the closure nor descended into */
+	const struct dos_strv *ignored;  /* ignoredPackages: the same, by the user's choice */
+};
+
+/* Solves for wanted + manual (any of the four may be NULL), then walks the
+ * dependencies of the chosen packages breadth first from the requested
+ * ones. A dependency satisfied by a platform or ignored package, or by one
+ * already in the closure, adds nothing. Errors: DOS_ERESOLVE for a name no
+ * repository has or dependencies that cannot be satisfied (the message
+ * names what is missing and which package needs it), DOS_EFORMAT for an
+ * index entry the closure cannot use (no SHA256, a hostile Filename). */
+int dos_resolver_closure(struct dos_resolver *r, const struct dos_closure_request *req,
+			 struct dos_closure *out);
+void dos_closure_release(struct dos_closure *c);
+
+const struct dos_resolved_pkg *dos_closure_find(const struct dos_closure *c, const char *name);
+
+/* "curl <- libcurl4 <- libnghttp2-14": from a requested package down to
+ * name. NULL when name is not in the closure; the caller frees. */
+char *dos_closure_why(const struct dos_closure *c, const char *name);

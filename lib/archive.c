@@ -1,2 +1,0 @@
-/* archive.c: not written yet. */
-#include "context.h"

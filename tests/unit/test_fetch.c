@@ -1,0 +1,477 @@
+/* Unit tests of downloads and the cache, against the loopback httpd helper
+ * (built beside this test) with its fault modes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fetch.h"
+#include "progress.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct server {
+	pid_t pid;
+	int port;
+	char *log;
+};
+
+struct fixture {
+	struct dos_ctx ctx;
+	char *dir;       /* the temporary folder */
+	char *root;      /* what the server serves */
+	struct dos_cache *cache;
+	struct server srv;
+	char sha_a[DOS_SHA256_HEX], sha_b[DOS_SHA256_HEX];
+	size_t len_a, len_b;
+};
+
+static char *helper_path(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *dir, *path;
+
+	assert_true(n > 0);
+	exe[n] = '\0';
+	dir = dos_path_dirname(exe);
+	path = dos_path_join(dir, "httpd");
+	free(dir);
+	return path;
+}
+
+static void server_start(struct fixture *f, const char *fault)
+{
+	char *portfile = dos_path_join(f->dir, "port");
+	char *exe = helper_path();
+	char *data = NULL;
+
+	unlink(portfile);
+	f->srv.log = dos_path_join(f->dir, "httpd.log");
+	unlink(f->srv.log);
+	f->srv.pid = fork();
+	assert_true(f->srv.pid >= 0);
+	if (f->srv.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		execl(exe, "httpd", portfile, f->root, "--log", f->srv.log,
+		      fault ? "--fault" : NULL, fault, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && access(portfile, F_OK) != 0; i++)
+		usleep(10000);
+	assert_int_equal(dos_read_file(&f->ctx, portfile, 100, &data, NULL), 0);
+	f->srv.port = atoi(data);
+	free(data);
+	free(portfile);
+	free(exe);
+}
+
+static void server_stop(struct fixture *f)
+{
+	if (f->srv.pid > 0) {
+		kill(f->srv.pid, SIGTERM);
+		waitpid(f->srv.pid, NULL, 0);
+	}
+	f->srv.pid = 0;
+	free(f->srv.log);
+	f->srv.log = NULL;
+}
+
+/* How many logged requests contain needle. */
+static int server_count(struct fixture *f, const char *needle)
+{
+	char *data = NULL, *p;
+	int n = 0;
+
+	if (dos_read_file(&f->ctx, f->srv.log, 1 << 20, &data, NULL) < 0)
+		return 0;
+	for (p = data; (p = strstr(p, needle)); p++)
+		n++;
+	free(data);
+	return n;
+}
+
+static char *url_of(struct fixture *f, const char *name)
+{
+	return dos_xasprintf("http://127.0.0.1:%d/%s", f->srv.port, name);
+}
+
+static void write_file(struct fixture *f, const char *name, const char *data, size_t len)
+{
+	char *path = dos_path_join(f->root, name);
+
+	assert_int_equal(dos_write_file_atomic(&f->ctx, path, data, len, 0644), 0);
+	free(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = dos_xcalloc(1, sizeof(*f));
+	char *cache_dir, *big;
+
+	dos_ctx_init(&f->ctx);
+	f->ctx.progress = false;
+	f->ctx.jobs = 2;
+	f->dir = dos_xstrdup("/tmp/diracos-test-fetch-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->root = dos_path_join(f->dir, "root");
+	assert_int_equal(dos_mkdir_p(&f->ctx, f->root, 0755), 0);
+	f->len_a = 200000;
+	big = dos_xmalloc(f->len_a);
+	for (size_t i = 0; i < f->len_a; i++)
+		big[i] = (char)(i * 7 + i / 251);
+	write_file(f, "a.bin", big, f->len_a);
+	dos_sha256_buf(big, f->len_a, f->sha_a);
+	free(big);
+	f->len_b = 5;
+	write_file(f, "b.bin", "hello", 5);
+	dos_sha256_buf("hello", 5, f->sha_b);
+	cache_dir = dos_path_join(f->dir, "cache");
+	assert_int_equal(dos_cache_open(&f->ctx, cache_dir, &f->cache), 0);
+	f->cache->retry_delay_ms = 20;
+	free(cache_dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	server_stop(f);
+	dos_cache_free(f->cache);
+	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
+	free(f->root);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* The cache's temporary folder holds nothing after any download. */
+static void assert_no_temporaries(struct fixture *f)
+{
+	char *tmp = dos_path_join(f->cache->root, "tmp");
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		assert_true(de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")));
+	closedir(d);
+	free(tmp);
+}
+
+static void test_fetch_success(void **state)
+{
+	struct fixture *f = *state;
+	char *file_url = dos_xasprintf("file://%s/b.bin", f->root);
+	char *url_a, *expect, *data = NULL;
+	size_t len;
+
+	server_start(f, NULL);
+	url_a = url_of(f, "a.bin");
+	struct dos_fetch_item items[] = {
+		{ .url = url_a, .sha256 = f->sha_a, .size = f->len_a, .name = "a.bin" },
+		{ .url = file_url, .sha256 = f->sha_b, .size = 5 },
+	};
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, items, 2, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(items[i].result, 0);
+		assert_null(items[i].error);
+	}
+	expect = dos_cache_path(f->cache, f->sha_a);
+	assert_string_equal(items[0].path, expect);
+	assert_true(dos_cache_has(f->cache, f->sha_b));
+	assert_int_equal(dos_read_file(&f->ctx, items[1].path, 100, &data, &len), 0);
+	assert_string_equal(data, "hello");
+	assert_int_equal(server_count(f, "GET /a.bin 200"), 1);
+	assert_no_temporaries(f);
+	dos_fetch_items_release(items, 2);
+	free(data);
+	free(expect);
+	free(url_a);
+	free(file_url);
+}
+
+static void test_fetch_cached_is_not_downloaded(void **state)
+{
+	struct fixture *f = *state;
+	char *url;
+
+	server_start(f, NULL);
+	url = url_of(f, "a.bin");
+	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_a, .size = f->len_a };
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), 0);
+	dos_fetch_items_release(&item, 1);
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), 0);
+	dos_fetch_items_release(&item, 1);
+	assert_int_equal(server_count(f, "GET /a.bin"), 1);
+	/* With the server gone, the cache still answers. */
+	server_stop(f);
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), 0);
+	assert_non_null(item.path);
+	dos_fetch_items_release(&item, 1);
+	free(url);
+}
+
+static void test_fetch_404(void **state)
+{
+	struct fixture *f = *state;
+	char *url, *bad;
+
+	server_start(f, NULL);
+	url = url_of(f, "a.bin");
+	bad = url_of(f, "curl_7.88.1-10_amd64.deb");
+	struct dos_fetch_item items[] = {
+		{ .url = url, .sha256 = f->sha_a },
+		{ .url = bad, .sha256 = f->sha_b, .name = "package file 'curl_7.88.1-10_amd64.deb'" },
+	};
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, items, 2, NULL), DOS_ENET);
+	assert_int_equal(items[0].result, 0);
+	assert_int_equal(items[1].result, DOS_ENET);
+	assert_null(items[1].path);
+	assert_non_null(strstr(f->ctx.msg, "package file 'curl_7.88.1-10_amd64.deb' from http://"));
+	assert_non_null(strstr(f->ctx.msg, "HTTP 404"));
+	assert_string_equal(items[1].error, f->ctx.msg);
+	/* A 404 is final: asked once. */
+	assert_int_equal(server_count(f, "curl_7.88.1-10_amd64.deb 404"), 1);
+	assert_false(dos_cache_has(f->cache, f->sha_b));
+	dos_fetch_items_release(items, 2);
+	free(url);
+	free(bad);
+}
+
+static void test_fetch_retries_503(void **state)
+{
+	struct fixture *f = *state;
+	char *url;
+
+	server_start(f, "fail-first-2");
+	url = url_of(f, "b.bin");
+	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_b, .size = 5 };
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), 0);
+	assert_int_equal(f->ctx.code, 0);
+	assert_int_equal(server_count(f, " 503"), 2);
+	assert_int_equal(server_count(f, " 200"), 1);
+	assert_true(dos_cache_has(f->cache, f->sha_b));
+	dos_fetch_items_release(&item, 1);
+	free(url);
+}
+
+static void test_fetch_503_gives_up(void **state)
+{
+	struct fixture *f = *state;
+	char *url;
+
+	server_start(f, "fail-first-10");
+	url = url_of(f, "b.bin");
+	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_b };
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), DOS_ENET);
+	assert_non_null(strstr(f->ctx.msg, "HTTP 503 (after 3 tries)"));
+	assert_int_equal(server_count(f, " 503"), 3);
+	dos_fetch_items_release(&item, 1);
+	free(url);
+}
+
+static void test_fetch_truncated(void **state)
+{
+	struct fixture *f = *state;
+	char *url;
+
+	server_start(f, "truncate");
+	url = url_of(f, "a.bin");
+	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_a, .size = f->len_a };
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), DOS_ENET);
+	assert_non_null(strstr(f->ctx.msg, "file 'a.bin' from http://"));
+	assert_non_null(strstr(f->ctx.msg, "(after 3 tries)"));
+	assert_int_equal(server_count(f, "GET /a.bin"), 3);
+	assert_false(dos_cache_has(f->cache, f->sha_a));
+	assert_no_temporaries(f);
+	dos_fetch_items_release(&item, 1);
+	free(url);
+}
+
+static void test_fetch_corrupt(void **state)
+{
+	struct fixture *f = *state;
+	char *url, *expect;
+
+	server_start(f, "corrupt");
+	url = url_of(f, "a.bin");
+	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_a, .size = f->len_a,
+				       .name = "curl_7.88.1-10_amd64.deb" };
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), DOS_ECHECKSUM);
+	expect = dos_xasprintf("package file 'curl_7.88.1-10_amd64.deb' from %s: sha256 mismatch "
+			       "(expected %s, got ", url, f->sha_a);
+	assert_non_null(strstr(f->ctx.msg, expect));
+	/* Retried once, then reported. */
+	assert_int_equal(server_count(f, "GET /a.bin"), 2);
+	assert_false(dos_cache_has(f->cache, f->sha_a));
+	assert_no_temporaries(f);
+	dos_fetch_items_release(&item, 1);
+	free(expect);
+	free(url);
+}
+
+static void test_fetch_size_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	char *url;
+
+	server_start(f, NULL);
+	url = url_of(f, "a.bin");
+	/* The right digest but a smaller announced size: the body is cut off
+	 * as soon as it grows past it. */
+	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_a, .size = 1000 };
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), DOS_ECHECKSUM);
+	assert_non_null(strstr(f->ctx.msg, "size mismatch (expected 1000 bytes"));
+	assert_false(dos_cache_has(f->cache, f->sha_a));
+	dos_fetch_items_release(&item, 1);
+	free(url);
+}
+
+static void test_fetch_stall(void **state)
+{
+	struct fixture *f = *state;
+	int64_t start;
+	char *url;
+
+	server_start(f, "stall");
+	url = url_of(f, "a.bin");
+	f->cache->stall_timeout_s = 2;
+	f->cache->tries = 1;
+	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_a };
+	start = dos_now_ms();
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), DOS_ENET);
+	assert_true(dos_now_ms() - start < 6000);
+	assert_non_null(strstr(f->ctx.msg, "file 'a.bin' from http://"));
+	assert_non_null(strstr(f->ctx.msg, ": stalled: no data for 2 seconds"));
+	assert_false(dos_cache_has(f->cache, f->sha_a));
+	dos_fetch_items_release(&item, 1);
+	free(url);
+}
+
+static void test_fetch_to_file(void **state)
+{
+	struct fixture *f = *state;
+	char *url, *dest = dos_path_join(f->dir, "InRelease"), *data = NULL, *expect;
+
+	server_start(f, NULL);
+	url = url_of(f, "b.bin");
+	assert_int_equal(dos_fetch_to_file(&f->ctx, url, dest), 0);
+	assert_int_equal(dos_read_file(&f->ctx, dest, 100, &data, NULL), 0);
+	assert_string_equal(data, "hello");
+	unlink(dest);
+	free(url);
+	url = url_of(f, "dists/x/InRelease");
+	assert_int_equal(dos_fetch_to_file(&f->ctx, url, dest), DOS_ENET);
+	expect = dos_xasprintf("file 'InRelease' from %s: HTTP 404", url);
+	assert_string_equal(f->ctx.msg, expect);
+	assert_int_not_equal(access(dest, F_OK), 0);
+	free(expect);
+	free(data);
+	free(url);
+	free(dest);
+}
+
+static void test_cache_insert_file(void **state)
+{
+	struct fixture *f = *state;
+	char *src = dos_path_join(f->root, "b.bin");
+
+	assert_int_equal(dos_cache_insert_file(&f->ctx, f->cache, src, f->sha_a), DOS_ECHECKSUM);
+	assert_non_null(strstr(f->ctx.msg, "sha256 mismatch"));
+	assert_non_null(strstr(f->ctx.msg, src));
+	assert_false(dos_cache_has(f->cache, f->sha_a));
+	assert_false(dos_cache_has(f->cache, f->sha_b));
+	assert_int_equal(dos_cache_insert_file(&f->ctx, f->cache, src, f->sha_b), 0);
+	assert_true(dos_cache_has(f->cache, f->sha_b));
+	assert_null(dos_cache_path(f->cache, "../../etc/passwd"));
+	assert_false(dos_cache_has(f->cache, "../../etc/passwd"));
+	assert_no_temporaries(f);
+	free(src);
+}
+
+static void test_cache_default_dir(void **state)
+{
+	char *home = getenv("HOME") ? dos_xstrdup(getenv("HOME")) : NULL;
+	char *d;
+
+	setenv("DIRACOS_CACHE", "/x/cache", 1);
+	d = dos_cache_default_dir();
+	assert_string_equal(d, "/x/cache");
+	free(d);
+	unsetenv("DIRACOS_CACHE");
+	setenv("XDG_CACHE_HOME", "/x/xdg", 1);
+	d = dos_cache_default_dir();
+	assert_string_equal(d, "/x/xdg/diracos");
+	free(d);
+	unsetenv("XDG_CACHE_HOME");
+	setenv("HOME", "/x/home", 1);
+	d = dos_cache_default_dir();
+	assert_string_equal(d, "/x/home/.cache/diracos");
+	free(d);
+	if (home)
+		setenv("HOME", home, 1);
+	free(home);
+}
+
+static void test_fetch_many_in_parallel(void **state)
+{
+	struct fixture *f = *state;
+	struct dos_fetch_item items[40];
+	char *urls[40], *data = NULL;
+	char sha[40][DOS_SHA256_HEX];
+
+	for (int i = 0; i < 40; i++) {
+		char name[32], body[64];
+		int n = snprintf(body, sizeof(body), "content of file %d", i);
+		snprintf(name, sizeof(name), "f%d", i);
+		write_file(f, name, body, (size_t)n);
+		dos_sha256_buf(body, (size_t)n, sha[i]);
+	}
+	server_start(f, NULL);
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "f%d", i);
+		urls[i] = url_of(f, name);
+		items[i] = (struct dos_fetch_item){ .url = urls[i], .sha256 = sha[i] };
+	}
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, items, 40, "files"), 0);
+	assert_int_equal(dos_read_file(&f->ctx, items[17].path, 100, &data, NULL), 0);
+	assert_string_equal(data, "content of file 17");
+	dos_fetch_items_release(items, 40);
+	for (int i = 0; i < 40; i++)
+		free(urls[i]);
+	free(data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fetch_success, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_cached_is_not_downloaded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_404, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_retries_503, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_503_gives_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_size_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_stall, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_to_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_insert_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_many_in_parallel, setup, teardown),
+		cmocka_unit_test(test_cache_default_dir),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

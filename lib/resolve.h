@@ -2,7 +2,7 @@
  * pick one consistent set, then the closure the bundle ships: what the
  * requested packages need, stopping at the platform set.
  *
- * resolve.c is the only file that includes libsolv; nothing here exposes
+ * resolve.c and resolve_index.c are the only files that include libsolv; nothing here exposes
  * its types. */
 #pragma once
 

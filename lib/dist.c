@@ -670,16 +670,27 @@ static int index_decompress(struct dos_ctx *ctx, struct dos_archive *a, const ch
 	return 0;
 }
 
-static int index_cached(const struct dos_archive *a, const struct dos_archive_file *plain,
-			char **path_out)
+/* A decompressed index from an earlier run. It is hashed again before use
+ * (50 MB take a few tens of milliseconds): a cache damaged since must not
+ * feed the resolver. A damaged one is removed and fetched anew. */
+static int index_cached(struct dos_ctx *ctx, const struct dos_archive *a,
+			const struct dos_archive_file *plain, char **path_out)
 {
 	char *path = plain ? dos_cache_path(a->cache, plain->sha256) : NULL;
+	char hex[DOS_SHA256_HEX];
 	struct stat st;
 
-	if (path && stat(path, &st) == 0 && (uint64_t)st.st_size == plain->size) {
-		*path_out = path;
-		return 1;
+	if (path && stat(path, &st) == 0 && (uint64_t)st.st_size == plain->size &&
+	    dos_sha256_file(ctx, path, hex) == 0) {
+		if (strcmp(hex, plain->sha256) == 0) {
+			*path_out = path;
+			return 1;
+		}
+		dos_warn(ctx, "cached index '%s' is damaged (sha256 %s, expected %s): fetching it again",
+			 path, hex, plain->sha256);
+		unlink(path);
 	}
+	dos_error_clear(ctx);
 	free(path);
 	return 0;
 }
@@ -692,7 +703,7 @@ static int archive_index(struct dos_ctx *ctx, struct dos_archive *a, const char 
 	bool tried = false;
 	int r = 0, status = 0;
 
-	if (index_cached(a, plain, path_out))
+	if (index_cached(ctx, a, plain, path_out))
 		return 0;
 	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
 		_cleanup_free_ char *name = dos_xasprintf("%s%s", base, exts[i]);

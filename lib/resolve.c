@@ -437,7 +437,8 @@ static int id_compare(const void *a, const void *b)
  * (winning over them) the packages of that very name. */
 static void favor_emit(Pool *pool, Queue *q, bool providers, Queue *job)
 {
-	qsort(q->elements, (size_t)q->count, sizeof(Id), id_compare);
+	if (q->count > 1)
+		qsort(q->elements, (size_t)q->count, sizeof(Id), id_compare);
 	for (int i = 0; i < q->count; i++)
 		if (i == 0 || q->elements[i] != q->elements[i - 1])
 			queue_push2(job, SOLVER_FAVOR | (providers ? SOLVER_SOLVABLE_PROVIDES

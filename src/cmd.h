@@ -35,3 +35,6 @@ int cmd_load_config(struct cmd_args *args, const char *path);
 
 /* Prints a JSON value on stdout (indented), followed by a newline. */
 void cmd_print_json(const void *json_value);
+
+/* Steps 4-6 on args->cfg, with the result printed (bundle and build). */
+int cmd_bundle_run(struct cmd_args *args);

@@ -23,12 +23,6 @@ static int not_built(struct cmd_args *args, const struct cmd *cmd, const char *i
 		return not_built(args, &cmd_##var, issue);                 \
 	}
 
-STUB(build, "build", "the whole pipeline, incremental",
-     "usage: diracos build [CONFIG]\n\n"
-     "Runs every step: the local repository, our own Python, the configured\n"
-     "packages, then the bundle (extraction, pip, finalize, pack) and check.\n"
-     "With no CONFIG, builds the built-in default bundle.\n",
-     "source builds come with issue 4")
 STUB(packages, "packages", "steps 1-3: build the configured packages",
      "usage: diracos packages [CONFIG] [NAME...] [--force NAME]\n\n"
      "Builds the configured packages into the local repository, or only the\n"

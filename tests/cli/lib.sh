@@ -3,7 +3,8 @@
 
 : "${DIRACOS_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${DIRACOS_BIN:=$DIRACOS_SRC/build/src/diracos}"
-export DIRACOS_SRC DIRACOS_BIN
+: "${DIRACOS_HTTPD:=$DIRACOS_SRC/build/tests/httpd}"
+export DIRACOS_SRC DIRACOS_BIN DIRACOS_HTTPD
 
 TEST_N=0
 TEST_FAILED=0
@@ -24,14 +25,12 @@ ok() { # ok CONDITION-STATUS DESCRIPTION
 
 diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
-# run CMD...: runs diracos, keeping stdout, stderr and the status.
+# run ARGS...: runs diracos, keeping stdout, stderr and the status.
 run() {
-	set +e
-	"$DIRACOS_BIN" "$@" >"$TMP/out" 2>"$TMP/err"
-	STATUS=$?
-	set -e
-	OUT=$(cat "$TMP/out")
-	ERR=$(cat "$TMP/err")
+	STATUS=0
+	"$DIRACOS_BIN" "$@" >"$TMP/.stdout" 2>"$TMP/.stderr" || STATUS=$?
+	OUT=$(cat "$TMP/.stdout")
+	ERR=$(cat "$TMP/.stderr")
 }
 
 is() { # is GOT EXPECTED DESCRIPTION

@@ -28,11 +28,6 @@ STUB(packages, "packages", "steps 1-3: build the configured packages",
      "Builds the configured packages into the local repository, or only the\n"
      "named ones and what depends on them.\n",
      "issue 4")
-STUB(check, "check", "audit a bundle without running it",
-     "usage: diracos check [-c CONFIG] BUNDLE\n\n"
-     "Audits a bundle tarball, or an unpacked bundle's top folder: links,\n"
-     "libraries, glibc floor, leaks, permissions. Exit 1 on any failure.\n",
-     "issue 5")
 STUB(test, "test", "run a bundle's tests on each target platform",
      "usage: diracos test [-c CONFIG] BUNDLE [--platform SUITE...]\n\n"
      "Runs the bundle's tests, mounted read-only in root filesystems of the\n"

@@ -1,0 +1,2 @@
+/* sandbox.c: not written yet. */
+#include "context.h"

@@ -74,6 +74,8 @@ int dos_exit_status(int code)
 		return 0;
 	if (code == DOS_EUSAGE || code == DOS_ECONFIG)
 		return 2;
+	if (code == DOS_EINTR)
+		return 130; /* as a shell reports a command ended by Ctrl-C */
 	return 1;
 }
 

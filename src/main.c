@@ -39,7 +39,8 @@ static void print_main_help(FILE *out)
 	      "  -h, --help        this help; `diracos COMMAND --help` for a command\n"
 	      "      --version     the version\n"
 	      "\n"
-	      "exit status: 0 success, 1 failure, 2 bad usage or bad configuration.\n"
+	      "exit status: 0 success, 1 failure, 2 bad usage or bad configuration,\n"
+	      "130 interrupted.\n"
 	      "See docs/ for a page per command.\n", out);
 }
 

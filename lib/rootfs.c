@@ -1,0 +1,2 @@
+/* rootfs.c: not written yet. */
+#include "context.h"

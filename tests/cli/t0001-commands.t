@@ -36,7 +36,7 @@ is "$STATUS" 2 "an unknown global option exits 2"
 run -j zero config
 is "$STATUS" 2 "a bad -j value exits 2"
 
-run shell
+run extension
 is "$STATUS" 1 "a command not built yet exits 1"
 like "$ERR" "not built yet" "and says so"
 

@@ -1,0 +1,591 @@
+/* Unit tests of the audit: a small bundle made by hand (a gcc-built
+ * program and library with an $ORIGIN RPATH, a diracosrc, a diracos.json),
+ * checked clean, then with one fault planted at a time, as a folder and as
+ * a tarball packed with GNU tar. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "check.h"
+#include "run.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The group's folder: src/ (sources), proto/top (the clean bundle), and a
+ * fresh copy per test in b/top; the build path is <tmp>/work. */
+static char *tmp;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int sh(const char *fmt, ...)
+{
+	struct dos_ctx ctx;
+	char *cmd, *argv[] = { "sh", "-ec", NULL, NULL };
+	struct dos_run_opts o = { .cwd = tmp };
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	assert_true(vasprintf(&cmd, fmt, ap) >= 0);
+	va_end(ap);
+	argv[2] = cmd;
+	dos_ctx_init(&ctx);
+	r = dos_run(&ctx, argv, &o);
+	if (r < 0)
+		fprintf(stderr, "# command failed: %s: %s\n", cmd, ctx.msg);
+	free(cmd);
+	return r;
+}
+
+static void file_write(const char *rel, const char *text, mode_t mode)
+{
+	char *p = dos_path_join(tmp, rel);
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(p, mode), 0);
+	free(p);
+}
+
+static const char *const prog_c =
+	"#include <pthread.h>\n#include <stdio.h>\n"
+	"const char *foo_text(void);\n"
+	"static void *run(void *a) { puts(foo_text()); return a; }\n"
+	"int main(void) { pthread_t t; pthread_create(&t, 0, run, 0); "
+	"pthread_join(t, 0); return 0; }\n";
+
+static const char *diracos_json(const char *platforms, const char *broken, const char *missing)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf),
+		 "{\"bundle\": {\"name\": \"top\", \"workDir\": \"%s/work\", \"tests\": {"
+		 "\"platforms\": [%s], \"knownBrokenLinks\": [%s], "
+		 "\"knownMissingDependencies\": [%s]}}, \"packages\": []}\n",
+		 tmp, platforms, broken, missing);
+	return buf;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	tmp = strdup("/tmp/diracos-test-check-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	assert_int_equal(sh("mkdir -p src proto/top/usr/bin proto/top/usr/lib "
+			    "proto/top/usr/share/data"), 0);
+	file_write("src/prog.c", prog_c, 0644);
+	file_write("src/foo.c", "const char *foo_text(void) { return \"foo\"; }\n", 0644);
+	/* Relative names: the objects' STT_FILE symbols must not hold tmp. */
+	assert_int_equal(sh("cd src && gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o "
+			    "../proto/top/usr/lib/libfoo.so.1.0 foo.c && "
+			    "ln -s libfoo.so.1.0 ../proto/top/usr/lib/libfoo.so.1 && "
+			    "gcc -o ../proto/top/usr/bin/prog prog.c -pthread "
+			    "-L../proto/top/usr/lib -l:libfoo.so.1 "
+			    "-Wl,-rpath,'$ORIGIN/../lib' -Wl,--disable-new-dtags"), 0);
+	file_write("proto/top/diracosrc", "DIRACOS=$(pwd)\nexport DIRACOS\n", 0644);
+	file_write("proto/top/diracos.json", diracos_json("\"bookworm\", \"nowhere-os\"", "", ""),
+		   0644);
+	file_write("proto/top/usr/bin/run.sh", "#!/bin/sh\necho run\n", 0755);
+	file_write("proto/top/usr/bin/env.sh", "#!/usr/bin/env python3\nprint(1)\n", 0755);
+	file_write("proto/top/usr/share/data/notes.txt", "notes\n", 0644);
+	assert_int_equal(sh("ln -s ../lib/libfoo.so.1 proto/top/usr/bin/foo-link && "
+			    "ln -s prog proto/top/usr/bin/prog-link"), 0);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct dos_ctx ctx;
+
+	(void)state;
+	dos_ctx_init(&ctx);
+	assert_int_equal(dos_rm_rf(&ctx, tmp), 0);
+	free(tmp);
+	return 0;
+}
+
+/* A fresh copy of the clean bundle in b/top. */
+static int test_setup(void **state)
+{
+	(void)state;
+	return sh("rm -rf b t.tgz t.tar && mkdir b && cp -a proto/top b/top") ? -1 : 0;
+}
+
+static char *bundle_path(const char *rel)
+{
+	return dos_path_join(tmp, rel);
+}
+
+/* Runs the check on b/top (or the tarball rel) and returns the report. */
+static void check(const char *rel, const struct dos_check_opts *extra,
+		  struct dos_check_report *rep)
+{
+	struct dos_ctx ctx;
+	char *path = bundle_path(rel ? rel : "b/top");
+	struct dos_check_opts o = { 0 };
+	int r;
+
+	if (extra)
+		o = *extra;
+	o.bundle = path;
+	dos_ctx_init(&ctx);
+	r = dos_check_run(&ctx, &o, rep);
+	if (r < 0)
+		fail_msg("check '%s' failed: %s", path, ctx.msg);
+	free(path);
+}
+
+static int check_error(const char *rel, char *msg, size_t n)
+{
+	struct dos_ctx ctx;
+	struct dos_check_report rep;
+	char *path = bundle_path(rel);
+	struct dos_check_opts o = { .bundle = path };
+	int r;
+
+	dos_ctx_init(&ctx);
+	r = dos_check_run(&ctx, &o, &rep);
+	snprintf(msg, n, "%s", ctx.msg);
+	dos_check_report_release(&rep);
+	free(path);
+	return r;
+}
+
+static void assert_item(const struct dos_check_list *l, const char *path, const char *detail)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].path, path) && (!detail || strstr(l->v[i].detail, detail)))
+			return;
+	fail_msg("no finding '%s' (%s) among %zu", path, detail ? detail : "-", l->n);
+}
+
+static void assert_strv_has(const struct dos_strv *sv, const char *s)
+{
+	if (!dos_strv_contains(sv, s))
+		fail_msg("'%s' is not listed (%zu entries)", s, sv->n);
+}
+
+static void test_clean(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	check(NULL, NULL, &rep);
+	for (size_t i = 0; i < rep.warnings.n; i++)
+		fprintf(stderr, "# warning: %s\n", rep.warnings.v[i]);
+	assert_int_equal(dos_check_failures(&rep), 0);
+	assert_string_equal(rep.name, "top");
+	assert_false(rep.tarball);
+	assert_int_equal(rep.warnings.n, 0);
+	assert_int_equal(rep.elf_files, 2);
+	assert_int_equal(rep.symlinks, 3);
+	assert_int_equal(rep.files, 7);
+	assert_int_equal(rep.leak_strings.n, 2);
+	assert_non_null(strstr(rep.leak_strings.v[0], "/work/bundle/top"));
+	/* bookworm is known and new enough; nowhere-os is unknown, no failure */
+	assert_int_equal(rep.n_platforms, 2);
+	assert_true(rep.platforms[0].ok);
+	assert_null(rep.platforms[1].glibc);
+	assert_true(rep.n_largest >= 2);
+	assert_string_equal(rep.largest[0].path, "usr");
+	dos_check_report_release(&rep);
+}
+
+static void plant_links(void)
+{
+	assert_int_equal(sh("cd b/top/usr/bin && ln -s /usr/bin/prog abs && "
+			    "ln -s ../../../../etc/passwd out && ln -s nowhere broken && "
+			    "ln -s loop1 loop2 && ln -s loop2 loop1"), 0);
+}
+
+static void test_links(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	plant_links();
+	check(NULL, NULL, &rep);
+	assert_item(&rep.absolute_links, "usr/bin/abs", "/usr/bin/prog");
+	assert_item(&rep.outside_links, "usr/bin/out", "../../../../etc/passwd");
+	assert_item(&rep.broken_links, "usr/bin/broken", "nowhere");
+	assert_item(&rep.broken_links, "usr/bin/loop1", NULL);
+	assert_int_equal(rep.absolute_links.n, 1);
+	assert_int_equal(rep.outside_links.n, 1);
+	assert_int_equal(rep.broken_links.n, 3);
+	assert_int_equal(dos_check_failures(&rep), 5);
+	dos_check_report_release(&rep);
+}
+
+static void test_known_broken(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	assert_int_equal(sh("cd b/top/usr/bin && ln -s nowhere broken"), 0);
+	file_write("b/top/brokenLinks.txt", "usr/lib/removed.so\n", 0644);
+	check(NULL, NULL, &rep);
+	assert_item(&rep.broken_links, "usr/bin/broken", "nowhere");
+	assert_item(&rep.broken_links, "usr/lib/removed.so", "removed");
+	dos_check_report_release(&rep);
+
+	file_write("b/top/diracos.json", diracos_json("", "\"./usr/bin/broken\", "
+		   "\"usr/lib/removed.so\", \"usr/bin/fine-now\"", ""), 0644);
+	check(NULL, NULL, &rep);
+	assert_int_equal(rep.broken_links.n, 0);
+	assert_item(&rep.known_broken_links, "usr/bin/broken", "nowhere");
+	assert_item(&rep.known_broken_links, "usr/lib/removed.so", NULL);
+	assert_int_equal(rep.stale_broken_links.n, 1);
+	assert_strv_has(&rep.stale_broken_links, "usr/bin/fine-now");
+	assert_int_equal(dos_check_failures(&rep), 0);
+	dos_check_report_release(&rep);
+}
+
+static void test_hard_link(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	assert_int_equal(sh("ln b/top/usr/bin/run.sh b/top/usr/bin/run2.sh"), 0);
+	check(NULL, NULL, &rep);
+	assert_item(&rep.hard_links, "usr/bin/run.sh", "2 links");
+	assert_item(&rep.hard_links, "usr/bin/run2.sh", "2 links");
+	assert_int_equal(dos_check_failures(&rep), 2);
+	dos_check_report_release(&rep);
+}
+
+static void test_missing_library(void **state)
+{
+	struct dos_check_report rep;
+	struct dos_tests tests = { 0 };
+	struct dos_check_opts o = { .tests = &tests };
+
+	(void)state;
+	assert_int_equal(sh("rm b/top/usr/lib/libfoo.so.1.0 b/top/usr/lib/libfoo.so.1 "
+			    "b/top/usr/bin/foo-link"), 0);
+	check(NULL, NULL, &rep);
+	assert_item(&rep.missing_libraries, "usr/bin/prog", "libfoo.so.1");
+	assert_int_equal(dos_check_failures(&rep), 1);
+	dos_check_report_release(&rep);
+
+	/* Listed by name, or as path:name: no failure. */
+	dos_strv_push(&tests.known_missing_dependencies, "libfoo.so.1");
+	check(NULL, &o, &rep);
+	assert_int_equal(dos_check_failures(&rep), 0);
+	assert_item(&rep.known_missing_libraries, "usr/bin/prog", "libfoo.so.1");
+	assert_int_equal(rep.stale_missing_libraries.n, 0);
+	dos_check_report_release(&rep);
+	dos_strv_release(&tests.known_missing_dependencies);
+	dos_strv_push(&tests.known_missing_dependencies, "usr/bin/prog:libfoo.so.1");
+	dos_strv_push(&tests.known_missing_dependencies, "usr/bin/other:libfoo.so.1");
+	check(NULL, &o, &rep);
+	assert_int_equal(dos_check_failures(&rep), 0);
+	assert_strv_has(&rep.stale_missing_libraries, "usr/bin/other:libfoo.so.1");
+	dos_check_report_release(&rep);
+	dos_strv_release(&tests.known_missing_dependencies);
+}
+
+static void test_stale_missing(void **state)
+{
+	struct dos_check_report rep;
+	struct dos_tests tests = { 0 };
+	struct dos_check_opts o = { .tests = &tests };
+
+	(void)state;
+	dos_strv_push(&tests.known_missing_dependencies, "libfoo.so.1");
+	check(NULL, &o, &rep);
+	assert_strv_has(&rep.stale_missing_libraries, "libfoo.so.1");
+	assert_int_equal(dos_check_failures(&rep), 0);
+	/* no diracos.json read, no build path given: no leak search */
+	assert_int_equal(rep.leak_strings.n, 0);
+	dos_check_report_release(&rep);
+	o.strict = true;
+	check(NULL, &o, &rep);
+	assert_int_equal(dos_check_failures(&rep), 1);
+	dos_check_report_release(&rep);
+	dos_strv_release(&tests.known_missing_dependencies);
+}
+
+/* ld.so looks in $ORIGIN folders only: an absolute RPATH is the host's, a
+ * library of another class does not count. */
+static void test_search_paths(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	assert_int_equal(sh("cd src && gcc -o ../b/top/usr/bin/abs-rpath prog.c -pthread "
+			    "-L../b/top/usr/lib -l:libfoo.so.1 -Wl,-rpath,/usr/lib && "
+			    "gcc -o ../b/top/usr/bin/runpath prog.c -pthread -L../b/top/usr/lib "
+			    "-l:libfoo.so.1 -Wl,-rpath,'${ORIGIN}/../lib' -Wl,--enable-new-dtags && "
+			    "mkdir ../b/top/usr/lib32 && cp ../b/top/usr/bin/run.sh "
+			    "../b/top/usr/lib32/libfoo.so.1 && "
+			    "gcc -o ../b/top/usr/bin/wrong prog.c -pthread -L../b/top/usr/lib "
+			    "-l:libfoo.so.1 -Wl,-rpath,'$ORIGIN/../lib32' -Wl,--disable-new-dtags"), 0);
+	check(NULL, NULL, &rep);
+	assert_item(&rep.missing_libraries, "usr/bin/abs-rpath", "libfoo.so.1");
+	assert_item(&rep.missing_libraries, "usr/bin/wrong", "libfoo.so.1");
+	assert_int_equal(rep.missing_libraries.n, 2);
+	dos_check_report_release(&rep);
+}
+
+static void test_bad_elf(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	assert_int_equal(sh("head -c 3000 b/top/usr/lib/libfoo.so.1.0 >b/top/usr/lib/libbad.so && "
+			    "printf '\\177ELF' >b/top/usr/lib/tiny.so"), 0);
+	check(NULL, NULL, &rep);
+	assert_int_equal(dos_check_failures(&rep), 0);
+	assert_int_equal(rep.elf_files, 4);
+	assert_int_equal(rep.warnings.n, 2);
+	assert_non_null(strstr(rep.warnings.v[0], "usr/lib/libbad.so"));
+	assert_non_null(strstr(rep.warnings.v[1], "usr/lib/tiny.so"));
+	dos_check_report_release(&rep);
+}
+
+static void test_leaks(void **state)
+{
+	struct dos_check_report rep;
+	char *text = dos_xasprintf("prefix=%s/work/bundle/top/usr\n", tmp);
+	char *work = dos_xasprintf("built in %s/work/build/x\n", tmp);
+
+	(void)state;
+	file_write("b/top/usr/share/data/foo.pc", text, 0644);
+	file_write("b/top/usr/share/data/build.txt", work, 0644);
+	file_write("b/top/usr/bin/perl-script", "#!/usr/bin/perl\nprint 1;\n", 0755);
+	file_write("b/top/usr/bin/not-run", "#!/usr/bin/perl\nprint 1;\n", 0644);
+	check(NULL, NULL, &rep);
+	assert_item(&rep.leaks, "usr/share/data/foo.pc", "/work/bundle/top");
+	assert_item(&rep.leaks, "usr/share/data/build.txt", "/work");
+	assert_item(&rep.shebangs, "usr/bin/perl-script", "/usr/bin/perl");
+	assert_int_equal(rep.leaks.n, 2);
+	assert_int_equal(rep.shebangs.n, 1);
+	dos_check_report_release(&rep);
+
+	/* A bundle that ships perl may name it (in /usr/bin or merged /bin). */
+	assert_int_equal(sh("mkdir b/top/bin && cp b/top/usr/bin/prog b/top/bin/perl"), 0);
+	check(NULL, NULL, &rep);
+	assert_int_equal(rep.shebangs.n, 0);
+	dos_check_report_release(&rep);
+	free(text);
+	free(work);
+}
+
+static void test_permissions(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	assert_int_equal(sh("cd b/top/usr/bin && cp run.sh su && chmod 4755 su && "
+			    "cp run.sh sg && chmod 2755 sg && chmod 0666 ../share/data/notes.txt && "
+			    "mkfifo fifo"), 0);
+	check(NULL, NULL, &rep);
+	assert_item(&rep.setuid, "usr/bin/su", "setuid");
+	assert_item(&rep.setuid, "usr/bin/sg", "setgid");
+	assert_item(&rep.world_writable, "usr/share/data/notes.txt", "0666");
+	assert_item(&rep.special_files, "usr/bin/fifo", "fifo");
+	assert_int_equal(dos_check_failures(&rep), 4);
+	dos_check_report_release(&rep);
+}
+
+static void test_glibc_floor(void **state)
+{
+	struct dos_check_report rep;
+	struct dos_tests tests = { 0 };
+	struct dos_check_opts o = { .tests = &tests };
+
+	(void)state;
+	dos_strv_push(&tests.platforms, "bookworm");
+	dos_strv_push(&tests.platforms, "bullseye");
+	dos_strv_push(&tests.platforms, "el7");
+	dos_strv_push(&tests.platforms, "plan9");
+	check(NULL, &o, &rep);
+	/* pthread_create moved into libc.so.6 as GLIBC_2.34 */
+	assert_non_null(rep.glibc_floor);
+	assert_true(strcmp(rep.glibc_floor, "2.34") >= 0 && strlen(rep.glibc_floor) == 4);
+	assert_non_null(rep.glibc_floor_file);
+	assert_int_equal(rep.n_platforms, 4);
+	assert_true(rep.platforms[0].ok);
+	assert_false(rep.platforms[1].ok);
+	assert_string_equal(rep.platforms[1].glibc, "2.31");
+	assert_false(rep.platforms[2].ok);
+	assert_null(rep.platforms[3].glibc);
+	assert_item(&rep.too_old_platforms, "bullseye", "2.31");
+	assert_item(&rep.too_old_platforms, "el7", "2.17");
+	assert_int_equal(dos_check_failures(&rep), 2);
+	dos_check_report_release(&rep);
+	dos_strv_release(&tests.platforms);
+}
+
+static void test_platform_names(void **state)
+{
+	(void)state;
+	assert_string_equal(dos_check_platform_glibc("bookworm"), "2.36");
+	assert_string_equal(dos_check_platform_glibc("trixie"), "2.41");
+	assert_string_equal(dos_check_platform_glibc("buster"), "2.28");
+	assert_string_equal(dos_check_platform_glibc("el9"), "2.34");
+	assert_string_equal(dos_check_platform_glibc("EL-8"), "2.28");
+	assert_string_equal(dos_check_platform_glibc("almalinux:9"), "2.34");
+	assert_string_equal(dos_check_platform_glibc("debian:bookworm"), "2.36");
+	assert_string_equal(dos_check_platform_glibc("centos7"), "2.17");
+	assert_null(dos_check_platform_glibc("el"));
+	assert_null(dos_check_platform_glibc(""));
+	assert_null(dos_check_platform_glibc("bookworm-backports-and-more-and-more-and-more-x"));
+	assert_true(dos_check_is_glibc("libc.so.6"));
+	assert_true(dos_check_is_glibc("ld-linux-x86-64.so.2"));
+	assert_true(dos_check_is_glibc("libnss_files.so.2"));
+	assert_false(dos_check_is_glibc("libcrypt.so.1"));
+	assert_false(dos_check_is_glibc("libnss_systemd.so.2"));
+}
+
+static void plant_faults(void)
+{
+	char *text = dos_xasprintf("prefix=%s/work/bundle/top/usr\n", tmp);
+
+	assert_int_equal(sh("cd b/top && ln -s /usr/bin/prog usr/bin/abs && "
+			    "ln usr/bin/run.sh usr/bin/run2.sh && rm usr/lib/libfoo.so.1* "
+			    "usr/bin/foo-link && cp usr/bin/run.sh usr/bin/su && chmod 4755 usr/bin/su"),
+			 0);
+	file_write("b/top/usr/share/data/foo.pc", text, 0644);
+	/* "bin" sorts before "diracos.json": the tarball holds it first. */
+	assert_int_equal(sh("mkdir -p b/top/bin && cp b/top/usr/share/data/foo.pc b/top/bin/early.pc"),
+			 0);
+	free(text);
+}
+
+static void assert_faults(const struct dos_check_report *rep)
+{
+	assert_item(&rep->absolute_links, "usr/bin/abs", "/usr/bin/prog");
+	assert_item(&rep->missing_libraries, "usr/bin/prog", "libfoo.so.1");
+	assert_item(&rep->leaks, "usr/share/data/foo.pc", "/work/bundle/top");
+	assert_item(&rep->leaks, "bin/early.pc", "/work/bundle/top");
+	assert_item(&rep->setuid, "usr/bin/su", "setuid");
+	assert_int_equal(rep->hard_links.n, rep->tarball ? 1 : 2);
+	assert_int_equal(dos_check_failures(rep), rep->tarball ? 6 : 7);
+}
+
+static void test_tarball(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	check(NULL, NULL, &rep);
+	assert_int_equal(dos_check_failures(&rep), 0);
+	dos_check_report_release(&rep);
+	assert_int_equal(sh("tar --sort=name -C b -czf t.tgz top"), 0);
+	check("t.tgz", NULL, &rep);
+	assert_true(rep.tarball);
+	assert_int_equal(dos_check_failures(&rep), 0);
+	assert_int_equal(rep.elf_files, 2);
+	assert_int_equal(rep.files, 7);
+	assert_int_equal(rep.platforms[0].ok, true);
+	dos_check_report_release(&rep);
+
+	plant_faults();
+	check(NULL, NULL, &rep);
+	assert_faults(&rep);
+	dos_check_report_release(&rep);
+	assert_int_equal(sh("rm -f t.tgz && tar --sort=name -C b -czf t.tgz top"), 0);
+	check("t.tgz", NULL, &rep);
+	assert_true(rep.tarball);
+	/* GNU tar stores the second name as a hard link entry */
+	assert_item(&rep.hard_links, "usr/bin/run2.sh", "to usr/bin/run.sh");
+	assert_faults(&rep);
+	dos_check_report_release(&rep);
+}
+
+/* A file too large to keep in memory, before diracos.json in the stream:
+ * read again once the build path is known. */
+static void test_tarball_rescan(void **state)
+{
+	struct dos_check_report rep;
+
+	(void)state;
+	assert_int_equal(sh("mkdir b/top/bin && head -c 70000000 /dev/zero >b/top/bin/big && "
+			    "printf '%%s/work/bundle/top' '%s' >>b/top/bin/big && "
+			    "tar --sort=name -C b -czf t.tgz top", tmp), 0);
+	check("t.tgz", NULL, &rep);
+	assert_item(&rep.leaks, "bin/big", "/work/bundle/top");
+	dos_check_report_release(&rep);
+}
+
+/* A build path split across two blocks of the stream: an uncompressed
+ * tarball is read 128 KiB at a time, and big.bin's data starts right after
+ * the headers of top/, top/diracos.json and its data. */
+static void test_tarball_junction(void **state)
+{
+	struct dos_check_report rep;
+	struct stat st;
+	char *json = bundle_path("b/top/diracos.json");
+	long start, at;
+
+	(void)state;
+	assert_int_equal(stat(json, &st), 0);
+	start = 512 * (3 + (st.st_size + 511) / 512);
+	at = 131072 - start - 7;
+	assert_int_equal(sh("head -c %ld /dev/zero >big.bin && printf '%%s/work/bundle/top' '%s' "
+			    ">>big.bin && head -c 200000 /dev/zero >>big.bin && mv big.bin b/top/ && "
+			    "tar -C b --no-recursion -cf t.tar top top/diracos.json top/big.bin && "
+			    "tar -C b --exclude=top/big.bin --exclude=top/diracos.json -rf t.tar top",
+			    at, tmp), 0);
+	check("t.tar", NULL, &rep);
+	assert_item(&rep.leaks, "big.bin", "/work/bundle/top");
+	assert_int_equal(dos_check_failures(&rep), 1);
+	dos_check_report_release(&rep);
+	free(json);
+}
+
+static void test_errors(void **state)
+{
+	char msg[DOS_ERRMSG_MAX];
+
+	(void)state;
+	assert_int_equal(check_error("nothing-here", msg, sizeof(msg)), DOS_EUSAGE);
+	assert_int_equal(check_error("b/top/usr", msg, sizeof(msg)), DOS_EUSAGE);
+	assert_non_null(strstr(msg, "no diracosrc"));
+	assert_int_equal(check_error("b/top/diracos.json", msg, sizeof(msg)), DOS_EFORMAT);
+	assert_non_null(strstr(msg, "b/top/diracos.json"));
+	assert_int_equal(sh("mkdir -p b/other && echo x >b/other/y && "
+			    "tar -C b -czf t.tgz top other"), 0);
+	assert_int_equal(check_error("t.tgz", msg, sizeof(msg)), DOS_EFORMAT);
+	assert_non_null(strstr(msg, "not under the top folder"));
+	assert_int_equal(sh("tar -C b/top -czf t.tgz usr"), 0);
+	assert_int_equal(check_error("t.tgz", msg, sizeof(msg)), DOS_EFORMAT);
+	assert_non_null(strstr(msg, "no diracosrc"));
+	assert_int_equal(sh("tar -P -C b -czf t.tgz top --transform 's,^top/usr,../usr,'"), 0);
+	assert_int_equal(check_error("t.tgz", msg, sizeof(msg)), DOS_EFORMAT);
+	assert_non_null(strstr(msg, "outside"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_clean, test_setup),
+		cmocka_unit_test_setup(test_links, test_setup),
+		cmocka_unit_test_setup(test_known_broken, test_setup),
+		cmocka_unit_test_setup(test_hard_link, test_setup),
+		cmocka_unit_test_setup(test_missing_library, test_setup),
+		cmocka_unit_test_setup(test_stale_missing, test_setup),
+		cmocka_unit_test_setup(test_search_paths, test_setup),
+		cmocka_unit_test_setup(test_bad_elf, test_setup),
+		cmocka_unit_test_setup(test_leaks, test_setup),
+		cmocka_unit_test_setup(test_permissions, test_setup),
+		cmocka_unit_test_setup(test_glibc_floor, test_setup),
+		cmocka_unit_test(test_platform_names),
+		cmocka_unit_test_setup(test_tarball, test_setup),
+		cmocka_unit_test_setup(test_tarball_rescan, test_setup),
+		cmocka_unit_test_setup(test_tarball_junction, test_setup),
+		cmocka_unit_test_setup(test_errors, test_setup),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,2 @@
+/* check_read.c: not written yet. */
+#include "context.h"

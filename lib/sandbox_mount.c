@@ -1,0 +1,2 @@
+/* sandbox_mount.c: not written yet. */
+#include "context.h"

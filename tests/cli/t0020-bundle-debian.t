@@ -8,7 +8,7 @@
 set +e
 
 COMMANDS="gfal2_version:davix-get --version:xrdcp --version:voms-proxy-init --version:myproxy-info --version:ldapsearch -VV:ssh -V:git --version:curl --version"
-plan 22
+plan 23
 
 cat >"$TMP/diracos.json" <<JSON
 {
@@ -19,6 +19,8 @@ cat >"$TMP/diracos.json" <<JSON
     "davix", "xrootd-client", "voms-clients", "myproxy", "ldap-utils",
     "openssh-client", "git", "curl"
   ],
+  "removedFolders": ["usr/share/doc", "usr/share/man", "usr/share/info",
+                     "usr/share/libgcrypt20"],
   "workDir": "$TMP/work",
   "output": {"directory": "$TMP/out", "compression": ["zstd", "gzip"]}
 }
@@ -66,6 +68,9 @@ IFS=' '
 zstd -dc "$ZST" | tar -tvf - | grep -q '^h'; [ $? -ne 0 ]; ok $? "no hard link in the tarball"
 zstd -dc "$ZST" | tar -tvf - | grep -Eq -- '-> /'; [ $? -ne 0 ]; ok $? "no symlink that leaves the bundle"
 
+run check "$ZST"
+is "$STATUS" 0 "diracos check passes on the tarball"
+[ "$STATUS" -eq 0 ] || diag "$OUT"
 cp "$ZST" "$TMP/first.zst"
 run bundle "$TMP/diracos.json"
 cmp -s "$ZST" "$TMP/first.zst"; ok $? "two runs give byte-identical tarballs"

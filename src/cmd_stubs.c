@@ -41,8 +41,3 @@ STUB(fix_pip_versions, "fix-pip-versions", "a pinned requirements file from the 
      "usage: diracos fix-pip-versions [CONFIG]\n\n"
      "Writes a fully pinned requirements file from what the pip step installed.\n",
      "issue 6")
-STUB(verify, "verify", "check that the cache and repository hold only whole files",
-     "usage: diracos verify [CONFIG]\n\n"
-     "Verifies every file of the download cache against its digest, and the\n"
-     "local repository against its index.\n",
-     "issue 9")

@@ -28,11 +28,6 @@ STUB(packages, "packages", "steps 1-3: build the configured packages",
      "Builds the configured packages into the local repository, or only the\n"
      "named ones and what depends on them.\n",
      "issue 4")
-STUB(test, "test", "run a bundle's tests on each target platform",
-     "usage: diracos test [-c CONFIG] BUNDLE [--platform SUITE...]\n\n"
-     "Runs the bundle's tests, mounted read-only in root filesystems of the\n"
-     "target distributions.\n",
-     "issue 5")
 STUB(extension, "extension", "a pip-only extension tarball on a base bundle",
      "usage: diracos extension CONFIG\n\n"
      "Builds an extension: the files pip adds on top of a base bundle.\n",

@@ -1,0 +1,2 @@
+/* testrun.c: not written yet. */
+#include "context.h"

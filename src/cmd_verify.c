@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "fetch.h"
 #include "opts.h"
+#include "repo.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -78,6 +79,27 @@ static void note_temporary(struct verify_state *v, const char *path, const char 
 	problem(v, path, "temporary file left by an interrupted run");
 }
 
+/* The local repository of the configuration, when it has one. */
+static int verify_repository(struct verify_state *v, const char *path)
+{
+	_cleanup_free_ char *index = dos_path_join(path, "Packages");
+	struct dos_repo *repo = NULL;
+	int r;
+
+	if (access(index, F_OK) < 0)
+		return 0;
+	r = dos_repo_open(v->ctx, path, DOS_REPO_READ, &repo);
+	if (r < 0)
+		return r;
+	r = dos_repo_verify(v->ctx, repo, &v->problems);
+	dos_repo_free(repo);
+	if (r == DOS_ECHECKSUM) {
+		dos_error_clear(v->ctx);
+		r = 0;
+	}
+	return r;
+}
+
 static int print_result(struct verify_state *v, const char *root)
 {
 	if (v->ctx->json) {
@@ -121,6 +143,15 @@ static int run_verify(struct cmd_args *args)
 		return r;
 	objects = dos_path_join(root, "sha256");
 	tmp = dos_path_join(root, "tmp");
+	if (args->argc > 1)
+		return dos_error(args->ctx, DOS_EUSAGE, "verify: takes at most one CONFIG");
+	r = cmd_load_config(args, args->argc ? args->argv[0] : NULL);
+	if (r == 0)
+		r = verify_repository(&v, args->cfg->repo);
+	if (r < 0) {
+		dos_strv_release(&v.problems);
+		return r;
+	}
 	for_each_entry(&v, objects, verify_bucket);
 	for_each_entry(&v, tmp, note_temporary);
 	r = print_result(&v, root);
@@ -131,7 +162,11 @@ static int run_verify(struct cmd_args *args)
 const struct cmd cmd_verify = {
 	"verify", run_verify, NEEDS_NOTHING,
 	"check that the cache holds only whole, verified files",
-	"usage: diracos verify [--fix]\n"
+	"usage: diracos verify [CONFIG] [--fix]\n"
+	"\n"
+	"Checks the local repository of CONFIG (the built-in default without\n"
+	"one) against its index: every indexed file present with its size and\n"
+	"sha256, no stray files, records and indices in agreement.\n"
 	"\n"
 	"Hashes every file of the download cache ($DIRACOS_CACHE, else\n"
 	"$XDG_CACHE_HOME/diracos) again: each must match the sha256 it is named\n"

@@ -23,11 +23,6 @@ static int not_built(struct cmd_args *args, const struct cmd *cmd, const char *i
 		return not_built(args, &cmd_##var, issue);                 \
 	}
 
-STUB(packages, "packages", "steps 1-3: build the configured packages",
-     "usage: diracos packages [CONFIG] [NAME...] [--force NAME]\n\n"
-     "Builds the configured packages into the local repository, or only the\n"
-     "named ones and what depends on them.\n",
-     "issue 4")
 STUB(extension, "extension", "a pip-only extension tarball on a base bundle",
      "usage: diracos extension CONFIG\n\n"
      "Builds an extension: the files pip adds on top of a base bundle.\n",

@@ -700,7 +700,19 @@ static json_t *output_effective(struct parser *p, const json_t *given)
 	return out;
 }
 
-static json_t *tests_effective(const json_t *given, const json_t *platform)
+/* Test scripts are files next to the configuration: made absolute, so
+ * that the copy stored inside the bundle still names them. */
+static void tests_scripts_absolute(struct parser *p, json_t *t)
+{
+	json_t *scripts = json_object_get(t, "scripts");
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(scripts, i, item)
+		json_array_set_new(scripts, i, resolve_path_value(p, item));
+}
+
+static json_t *tests_effective(struct parser *p, const json_t *given, const json_t *platform)
 {
 	static const char *const lists[] = { "imports", "commands", "scripts",
 					     "knownBrokenLinks", "knownMissingDependencies", NULL };
@@ -711,6 +723,7 @@ static json_t *tests_effective(const json_t *given, const json_t *platform)
 	set_default(t, "platforms", platforms);
 	for (const char *const *k = lists; *k; k++)
 		set_default(t, *k, json_array());
+	tests_scripts_absolute(p, t);
 	return t;
 }
 
@@ -743,7 +756,7 @@ static json_t *bundle_effective(struct parser *p)
 	v = json_object_get(root, "removedFolders");
 	json_object_set_new(b, "removedFolders", v ? json_incref((json_t *)v) : strlist(removed));
 	json_object_set_new(b, "output", output_effective(p, json_object_get(root, "output")));
-	json_object_set_new(b, "tests", tests_effective(json_object_get(root, "tests"),
+	json_object_set_new(b, "tests", tests_effective(p, json_object_get(root, "tests"),
 							json_object_get(b, "platform")));
 	return b;
 }

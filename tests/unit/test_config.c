@@ -131,7 +131,8 @@ static void test_bundle_keys(void **state)
 		"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\"},\n"
 		"                {\"debianSource\": \"pyyaml\", \"suite\": \"trixie\"}],\n"
 		" \"output\": {\"compression\": [\"gzip\"], \"directory\": \"out\"},\n"
-		" \"tests\": {\"imports\": [\"ssl\"], \"knownBrokenLinks\": [\"a\"]},\n"
+		" \"tests\": {\"imports\": [\"ssl\"], \"knownBrokenLinks\": [\"a\"],\n"
+		"            \"scripts\": [\"t/run.sh\"]},\n"
 		" \"unknownThing\": {\"kept\": true}}");
 
 	assert_string_equal(cfg->distribution_packages.v[0], "curl");
@@ -144,6 +145,7 @@ static void test_bundle_keys(void **state)
 	assert_string_equal(cfg->output_directory, "/base/out");
 	assert_string_equal(json_string_value(json_object_get(cfg->environment, "X")), "$DIRACOS/x");
 	assert_int_equal(cfg->tests.imports.n, 1);
+	assert_string_equal(cfg->tests.scripts.v[0], "/base/t/run.sh");
 	assert_int_equal(cfg->compression.n, 1);
 	dos_config_free(cfg);
 }

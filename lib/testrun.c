@@ -66,8 +66,11 @@ static const char *base_name(const char *path)
 /* One line: a command spanning lines shows as one row of the matrix. */
 static char *label_make(const struct dos_testrun_test *t)
 {
-	char *l = dos_xasprintf("%s%s", t->kind == DOS_TESTRUN_IMPORT ? "import " :
-				t->kind == DOS_TESTRUN_SCRIPT ? "script " : "", t->spec);
+	/* An absolute script path (configurations store them so) is long:
+	 * the file name says enough. */
+	char *l = t->kind == DOS_TESTRUN_SCRIPT ?
+		  dos_xasprintf("script %s", t->spec[0] == '/' ? base_name(t->spec) : t->spec) :
+		  dos_xasprintf("%s%s", t->kind == DOS_TESTRUN_IMPORT ? "import " : "", t->spec);
 
 	for (char *c = l; *c; c++)
 		if (*c == '\n' || *c == '\r' || *c == '\t')

@@ -8,7 +8,7 @@
 set +e
 
 COMMANDS="gfal2_version:davix-get --version:xrdcp --version:voms-proxy-init --version:myproxy-info --version:ldapsearch -VV:ssh -V:git --version:curl --version"
-plan 23
+plan 25
 
 cat >"$TMP/diracos.json" <<JSON
 {
@@ -21,6 +21,12 @@ cat >"$TMP/diracos.json" <<JSON
   ],
   "removedFolders": ["usr/share/doc", "usr/share/man", "usr/share/info",
                      "usr/share/libgcrypt20"],
+  "tests": {
+    "platforms": ["bookworm", "trixie"],
+    "commands": ["gfal2_version", "davix-get --version", "xrdcp --version",
+                 "voms-proxy-init --version", "myproxy-info --version", "ldapsearch -VV",
+                 "ssh -V", "git --version", "curl --version"]
+  },
   "workDir": "$TMP/work",
   "output": {"directory": "$TMP/out", "compression": ["zstd", "gzip"]}
 }
@@ -71,6 +77,10 @@ zstd -dc "$ZST" | tar -tvf - | grep -Eq -- '-> /'; [ $? -ne 0 ]; ok $? "no symli
 run check "$ZST"
 is "$STATUS" 0 "diracos check passes on the tarball"
 [ "$STATUS" -eq 0 ] || diag "$OUT"
+run test "$ZST" --platform bookworm --platform trixie --platform bullseye
+is "$STATUS" 0 "diracos test passes on bookworm and trixie"
+[ "$STATUS" -eq 0 ] || diag "$OUT" "$ERR"
+like "$OUT" "bullseye.*(below|floor)|below the glibc floor" "and reports bullseye as below the glibc floor"
 cp "$ZST" "$TMP/first.zst"
 run bundle "$TMP/diracos.json"
 cmp -s "$ZST" "$TMP/first.zst"; ok $? "two runs give byte-identical tarballs"

@@ -216,7 +216,7 @@ static void tree_sort(struct tree *t)
 {
 	size_t w = 0;
 
-	qsort(t->v, t->n, sizeof(*t->v), centry_cmp);
+	dos_qsort(t->v, t->n, sizeof(*t->v), centry_cmp);
 	for (size_t i = 0; i < t->n; i++) {
 		if (i + 1 < t->n && !strcmp(t->v[i].path, t->v[i + 1].path))
 			centry_release(&t->v[i]);

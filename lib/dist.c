@@ -501,7 +501,11 @@ static int inrelease_keep(struct dos_ctx *ctx, struct dos_archive *a, const char
 static int archive_load(struct dos_ctx *ctx, struct dos_archive *a, const char *keyring)
 {
 	_cleanup_free_ char *dir = indices_dir(a);
-	_cleanup_free_ char *fresh = dos_xasprintf("%s/InRelease.new-%ld", dir, (long)getpid());
+	/* Unique per thread as well as per process: parallel builds open the
+	 * same archive at once. */
+	static _Atomic unsigned long seq;
+	_cleanup_free_ char *fresh = dos_xasprintf("%s/InRelease.new-%ld-%lu", dir, (long)getpid(),
+						   ++seq);
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	int r;

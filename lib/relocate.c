@@ -619,7 +619,7 @@ static void index_build(struct tree *t)
 			continue;
 		t->libs[t->nlibs++] = (struct lib_ref){ name, rel_dirname(en->rel) };
 	}
-	qsort(t->libs, t->nlibs, sizeof(*t->libs), lib_ref_cmp);
+	dos_qsort(t->libs, t->nlibs, sizeof(*t->libs), lib_ref_cmp);
 }
 
 static void index_release(struct tree *t)
@@ -1038,7 +1038,7 @@ static int relocate_steps(struct dos_ctx *ctx, struct tree *t, const struct dos_
 	if (r < 0)
 		return r;
 	if (t->n)
-		qsort(t->v, t->n, sizeof(*t->v), entry_cmp);
+		dos_qsort(t->v, t->n, sizeof(*t->v), entry_cmp);
 	r = links_fix(ctx, t, rep);
 	if (r == 0)
 		r = hardlinks_split(ctx, t, rep);

@@ -624,7 +624,7 @@ static char *index_format(struct index *ix)
 	size_t len = 0, pos = 0;
 	char *out;
 
-	qsort(ix->v, ix->n, sizeof(*ix->v), stanza_cmp);
+	dos_qsort(ix->v, ix->n, sizeof(*ix->v), stanza_cmp);
 	for (size_t i = 0; i < ix->n; i++)
 		len += strlen(ix->v[i].text) + 1;
 	out = dos_xmalloc(len + 1);
@@ -1041,7 +1041,7 @@ static int txn_stage(struct txn *t, const char *const *debs, size_t n)
 		if (r < 0)
 			return r;
 	}
-	qsort(t->st, t->n, sizeof(*t->st), staged_cmp);
+	dos_qsort(t->st, t->n, sizeof(*t->st), staged_cmp);
 	return 0;
 }
 

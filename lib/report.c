@@ -46,7 +46,7 @@ static const struct dos_report_pkg **pkgs_sorted(const struct dos_report_pkg *pk
 
 	for (size_t i = 0; i < n; i++)
 		v[i] = &pkgs[i];
-	qsort(v, n, sizeof(*v), pkg_cmp);
+	dos_qsort(v, n, sizeof(*v), pkg_cmp);
 	return v;
 }
 

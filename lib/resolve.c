@@ -438,7 +438,7 @@ static int id_compare(const void *a, const void *b)
 static void favor_emit(Pool *pool, Queue *q, bool providers, Queue *job)
 {
 	if (q->count > 1)
-		qsort(q->elements, (size_t)q->count, sizeof(Id), id_compare);
+		dos_qsort(q->elements, (size_t)q->count, sizeof(Id), id_compare);
 	for (int i = 0; i < q->count; i++)
 		if (i == 0 || q->elements[i] != q->elements[i - 1])
 			queue_push2(job, SOLVER_FAVOR | (providers ? SOLVER_SOLVABLE_PROVIDES
@@ -754,7 +754,7 @@ static int closure_build(struct dos_resolver *r, const struct walk *w, struct do
 		if (ret < 0)
 			return ret;
 	}
-	qsort(out->pkgs, out->n, sizeof(*out->pkgs), pkg_compare);
+	dos_qsort(out->pkgs, out->n, sizeof(*out->pkgs), pkg_compare);
 	return 0;
 }
 

@@ -459,5 +459,11 @@ static int cmp_str(const void *a, const void *b)
 void dos_strv_sort(struct dos_strv *sv)
 {
 	if (sv->n > 1)
-		qsort(sv->v, sv->n, sizeof(char *), cmp_str);
+		dos_qsort(sv->v, sv->n, sizeof(char *), cmp_str);
+}
+
+void dos_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
 }

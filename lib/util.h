@@ -78,3 +78,7 @@ void dos_strv_push_owned(struct dos_strv *sv, char *s);
 void dos_strv_release(struct dos_strv *sv);
 bool dos_strv_contains(const struct dos_strv *sv, const char *s);
 void dos_strv_sort(struct dos_strv *sv);
+
+/* qsort that accepts an empty array with a NULL base (qsort itself is
+ * declared nonnull: UBSan rightly complains about qsort(NULL, 0, ...)). */
+void dos_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));

@@ -3,6 +3,9 @@
 
 #include "config.h"
 #include "context.h"
+#include "util.h"
+
+#include <stdbool.h>
 
 /* What main() opens for a command before calling it. */
 enum cmd_needs {
@@ -38,3 +41,8 @@ void cmd_print_json(const void *json_value);
 
 /* Steps 4-6 on args->cfg, with the result printed (bundle and build). */
 int cmd_bundle_run(struct cmd_args *args);
+
+/* Steps 1-3 on args->cfg: every configured package, or only `names` and
+ * what depends on them; `force` rebuilds those named (packages and build). */
+int cmd_packages_run(struct cmd_args *args, const struct dos_strv *names,
+		     const struct dos_strv *force, bool quiet);

@@ -1,10 +1,7 @@
-/* diracos build: the whole pipeline. Steps 1-3 (source builds) come with
- * issue 4; until then, configurations that need none are bundled, and the
- * others are refused with a clear message. */
+/* diracos build: the whole pipeline: steps 1-3 (the configured packages,
+ * see cmd_packages.c), then steps 4-6 (the bundle). */
 #include "cmd.h"
 #include "opts.h"
-
-
 
 static int run_build(struct cmd_args *args)
 {
@@ -19,11 +16,10 @@ static int run_build(struct cmd_args *args)
 	r = cmd_load_config(args, args->argc ? args->argv[0] : NULL);
 	if (r < 0)
 		return r;
-	if (args->cfg->n_packages > 0)
-		return dos_error(args->ctx, DOS_ENOTIMPL, "build: %s configures %zu source packages, "
-				 "and source builds (steps 1-3) are not built yet",
-				 args->cfg->path, args->cfg->n_packages);
-	dos_info(args->ctx, "build: no source packages configured; running steps 4-6");
+	/* Run even with no package configured: it removes what is no longer. */
+	r = cmd_packages_run(args, NULL, NULL, true);
+	if (r < 0)
+		return r;
 	return cmd_bundle_run(args);
 }
 
@@ -35,6 +31,6 @@ const struct cmd cmd_build = {
 	"Runs every step: the local repository, our own Python, the configured\n"
 	"packages, then the bundle (extraction, pip, finalize, pack). With no\n"
 	"CONFIG, builds the built-in default bundle (see `diracos config\n"
-	"--default`). Source builds (steps 1-3) are not built yet: a\n"
-	"configuration without source packages is bundled directly.\n",
+	"--default`). Packages whose content key is unchanged are not rebuilt\n"
+	"(see `diracos packages --help`).\n",
 };

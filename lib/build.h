@@ -1,0 +1,133 @@
+/* Steps 1-3: building the configured packages into the local repository.
+ *
+ * A recipe build: the sources are fetched into the cache (verified) and
+ * linked into <workDir>/build/<name>/sources, the first one is unpacked
+ * into <workDir>/build/<name>/src, a fresh build root (variant buildd) gets
+ * the buildDependencies (the local repository, both sections, pinned
+ * first), and then, in the sandbox without the network, each step runs in
+ * the unpacked source's top folder:
+ *
+ *   patch -p1 -i /diracos/package.patch   when <patchDir>/<name>.patch exists
+ *   sh -e /diracos/preRoutine.sh          when preRoutine is set
+ *   sh -e /diracos/recipe.sh              (or /diracos/routine.sh: routine replaces it)
+ *   sh -e /diracos/postRoutine.sh         when postRoutine is set
+ *
+ * with SOURCES=/diracos/sources (read-only), the source tree read-write at
+ * /diracos/build, DESTDIR=/diracos/destdir, PREFIX=/usr, JOBS, HOME=/tmp,
+ * LC_ALL=C.UTF-8, SOURCE_DATE_EPOCH, and every keyed option (see plan.h)
+ * as DIRACOS_OPT_<KEY> (the key upper-cased, other characters '_'; JSON
+ * text when not a string). The install tree becomes one .deb named after
+ * the package, committed to the repository with its record and log. The
+ * log is <workDir>/logs/<name>.log, kept when the build fails. */
+#pragma once
+
+#include "config.h"
+#include "context.h"
+#include "fetch.h"
+#include "plan.h"
+#include "repo.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A recipe's default time limit; the option "timeout" (seconds) or a
+ * buildOptions entry "timeout=SECONDS" overrides it. */
+#define DOS_BUILD_TIMEOUT_S (2 * 3600)
+/* SOURCE_DATE_EPOCH when the environment gives none: 2024-01-01. */
+#define DOS_BUILD_EPOCH 1704067200
+
+/* --- .deb files from install trees --- */
+
+struct dos_deb_opts {
+	const char *tree;                 /* the install tree (DESTDIR) */
+	const char *package;              /* Package: */
+	const char *version;              /* Version: */
+	const char *arch;                 /* Architecture: when an ELF file is in the tree, else "all" */
+	const struct dos_strv *depends;   /* declared, added to the computed ones (may be NULL) */
+	/* A root whose var/lib/dpkg/info/ *.list say which package ships the
+	 * libraries the tree's ELF files need (NULL: none is looked up). */
+	const char *dpkg_root;
+	int64_t mtime;                    /* every entry's mtime */
+	const char *out_path;             /* the .deb, written atomically */
+};
+
+struct dos_deb_result {
+	char *arch;                       /* what Architecture: became */
+	struct dos_strv depends;          /* Depends:, in order */
+	struct dos_strv missing;          /* "path: soname" no package provides */
+	uint64_t installed_kib;
+	uint64_t entries;
+};
+
+/* Writes a .deb as dpkg-deb would (ar: debian-binary, control.tar.xz,
+ * data.tar.xz; GNU tar members, sorted, "./" paths, uid/gid 0, mtime
+ * fixed): the same tree gives the same bytes. Only folders, regular files
+ * and symlinks may be in the tree. Depends: the packages shipping the
+ * sonames the ELF files need (DT_NEEDED, in the library folders of
+ * dpkg_root), less those the tree ships itself, then the declared ones. */
+int dos_build_deb(struct dos_ctx *ctx, const struct dos_deb_opts *o, struct dos_deb_result *res);
+void dos_deb_result_release(struct dos_deb_result *res);
+
+/* Whether s is a valid Debian package name / version. */
+bool dos_build_name_valid(const char *s);
+bool dos_build_version_valid(const char *s);
+
+/* --- one package --- */
+
+struct dos_build_opts {
+	const struct dos_config *cfg;
+	const struct dos_package *pkg;
+	const char *key;                  /* its content key */
+	json_t *inputs;                   /* what went into it (borrowed) */
+	struct dos_repo *repo;            /* where it is committed */
+	struct dos_cache *cache;          /* where sources are fetched to */
+	int jobs;                         /* JOBS inside */
+};
+
+/* Builds one recipe package and commits it. On failure the repository is
+ * unchanged, the log stays, and the error names the package, the step, its
+ * command and exit status, and quotes the log's last lines. A "src"
+ * package gives DOS_ENOTIMPL. */
+int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o);
+
+/* --- every configured package --- */
+
+enum dos_build_status {
+	DOS_BUILD_UP_TO_DATE,
+	DOS_BUILD_BUILT,
+	DOS_BUILD_FAILED,
+	DOS_BUILD_SKIPPED,     /* something it builds against failed */
+	DOS_BUILD_REMOVED,     /* no longer configured: its outputs removed */
+	DOS_BUILD_UNSELECTED,  /* not named, not built on a named one */
+};
+
+struct dos_build_item {
+	char *name;
+	enum dos_build_status status;
+	double seconds;
+	char key[DOS_SHA256_HEX];
+	char *error;           /* the message, for FAILED */
+};
+
+struct dos_build_report {
+	struct dos_build_item *items;  /* configured packages in build order, then removed ones */
+	size_t n;
+};
+
+struct dos_build_all_opts {
+	const struct dos_strv *names;  /* only these and their dependents (NULL/empty: all) */
+	const struct dos_strv *force;  /* rebuilt even when their key is unchanged */
+};
+
+/* Steps 1-3: opens (creates) the repository, removes the outputs of
+ * packages no longer configured, and builds, in parallel (ctx->jobs at
+ * once), every selected package whose key differs from its record's. A
+ * dependency of a named package that is out of date is rebuilt first; one
+ * never built is an error. Returns 0, or the first failure's code with its
+ * message; report lists every package either way. */
+int dos_build_packages(struct dos_ctx *ctx, const struct dos_config *cfg,
+		       const struct dos_build_all_opts *o, struct dos_build_report *report);
+void dos_build_report_release(struct dos_build_report *report);
+const char *dos_build_status_name(enum dos_build_status s);

@@ -1,0 +1,2 @@
+/* build_src.c: not written yet. */
+#include "context.h"

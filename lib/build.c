@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -156,6 +157,17 @@ static int timeout_of(const struct dos_package *p)
 	return DOS_BUILD_TIMEOUT_S;
 }
 
+/* Shared with build_src.c (see build.h). */
+int dos_build_timeout(const struct dos_package *p)
+{
+	return timeout_of(p);
+}
+
+char *dos_build_log_tail(const char *path)
+{
+	return log_tail(path, LOG_TAIL_LINES);
+}
+
 /* A leftover instance of a crashed run may still be mounted. */
 static int workdir_fresh(struct build *b)
 {
@@ -279,6 +291,11 @@ static int debsrc_pick(struct build *b, const struct dos_source *s, const struct
 		if (sscanf(l, "%64s %llu %255s", sha, &size, file) != 3 || !dos_sha256_valid(sha) ||
 		    !debsrc_wanted(file, s->file) || !dir || strstr(dir, "..") || !filename_ok(file))
 			continue;
+		/* A pinned "sha256" holds the source still when the suite moves on. */
+		if (s->sha256 && strcasecmp(sha, s->sha256))
+			return dos_error(b->ctx, DOS_EFAIL, "source package '%s': '%s' has sha256 %s "
+					 "in the Sources index, not the pinned %s", s->debian_source,
+					 file, sha, s->sha256);
 		it->url = dos_xasprintf("%s/%s/%s", mirror, dir, file);
 		it->sha256 = dos_xstrdup(sha);
 		it->size = size;
@@ -700,8 +717,8 @@ static int package_commit(struct build *b)
 static int build_check(struct dos_ctx *ctx, const struct dos_package *p)
 {
 	if (!p->recipe)
-		return dos_error(ctx, DOS_ENOTIMPL, "distribution source packages (\"src\": '%s') are "
-				 "not built yet", p->src ? p->src : "");
+		return dos_error(ctx, DOS_ECONFIG, "neither \"recipe\" nor \"src\" is set; expected "
+				 "one of them");
 	if (!p->version)
 		return dos_error(ctx, DOS_ECONFIG, "a recipe package needs a \"version\" (its .deb's)");
 	if (!dos_build_version_valid(p->version))
@@ -716,8 +733,11 @@ static int build_check(struct dos_ctx *ctx, const struct dos_package *p)
 int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 {
 	struct build b;
-	int r = build_check(ctx, o->pkg);
+	int r;
 
+	if (o->pkg->src && !o->pkg->recipe)
+		return dos_build_src_package(ctx, o);
+	r = build_check(ctx, o->pkg);
 	if (r < 0)
 		return dos_error_prefix(ctx, "package '%s'", o->pkg->name);
 	r = build_init(ctx, &b, o);
@@ -750,6 +770,7 @@ struct all {
 	struct dos_plan *plan;
 	struct dos_repo *repo;
 	struct dos_cache *cache;
+	struct dos_package *pinned;      /* the plan's packages: src ones pinned */
 	struct dos_build_item *items;    /* one per plan node */
 	bool *todo, *forced;
 };
@@ -781,7 +802,13 @@ static struct dos_strv *records_provides(struct all *a)
 static int plan_make(struct all *a)
 {
 	struct dos_strv *prov = records_provides(a);
-	int r = dos_plan_new(a->ctx, a->cfg, prov, &a->plan);
+	struct dos_config view = *a->cfg;
+	int r = dos_build_src_pin(a->ctx, a->cfg, a->cache, &a->pinned);
+
+	/* The src packages' keys include the source version the archive has. */
+	view.packages = a->pinned;
+	if (r == 0)
+		r = dos_plan_new(a->ctx, &view, prov, &a->plan);
 
 	for (size_t i = 0; i < a->cfg->n_packages; i++)
 		dos_strv_release(&prov[i]);
@@ -986,6 +1013,7 @@ int dos_build_packages(struct dos_ctx *ctx, const struct dos_config *cfg,
 	free(a.todo);
 	free(a.forced);
 	dos_plan_free(a.plan);
+	dos_build_src_pinned_free(a.pinned, cfg->n_packages);
 	dos_cache_free(a.cache);
 	dos_repo_free(a.repo);
 	return r;

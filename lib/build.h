@@ -86,11 +86,100 @@ struct dos_build_opts {
 	int jobs;                         /* JOBS inside */
 };
 
-/* Builds one recipe package and commits it. On failure the repository is
- * unchanged, the log stays, and the error names the package, the step, its
- * command and exit status, and quotes the log's last lines. A "src"
- * package gives DOS_ENOTIMPL. */
+/* Builds one package (a recipe, or a src package: see below) and commits
+ * it. On failure the repository is unchanged, the log stays, and the error
+ * names the package, the step, its command and exit status, and quotes the
+ * log's last lines. */
 int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o);
+
+/* Shared by recipe and src builds: the time limit of each step in seconds
+ * ("timeout", a buildOptions "timeout=S", else DOS_BUILD_TIMEOUT_S), and a
+ * log's last lines for an error message (the caller frees). */
+int dos_build_timeout(const struct dos_package *p);
+char *dos_build_log_tail(const char *path);
+
+/* --- distribution source packages (build_src.c) ---
+ *
+ * "src": "NAME[=VERSION][@SUITE]": the stanza NAME (at VERSION, else the
+ * highest version) of SUITE's (default: platform.suite) signed Sources
+ * index, every component, is chosen when the plan is made and pinned in
+ * the package's options as "srcResolved" {package, version, suite,
+ * directory, dsc, files}, so the content key changes with the archive.
+ * The build fetches the files (sha256-verified) from
+ * <mirror>/<Directory>/<file>, and in a buildd root of platform.suite runs
+ * dpkg-source --no-check -x, patch -p1 (<patchDir>/<name>.patch), apt-get
+ * build-dep ./ (network on), dpkg-buildpackage -b -us -uc (network off),
+ * then commits the .deb files dos_build_src_filter() keeps. */
+
+struct dos_build_src_spec {
+	char *name;
+	char *version;   /* NULL: the highest */
+	char *suite;     /* NULL: platform.suite */
+};
+
+/* Parses NAME[=VERSION][@SUITE]; DOS_ECONFIG naming the text and the part. */
+int dos_build_src_parse(struct dos_ctx *ctx, const char *text, struct dos_build_src_spec *spec);
+void dos_build_src_spec_release(struct dos_build_src_spec *spec);
+
+/* dpkg's order: <0, 0 or >0 (normalized to -1, 0, 1), as `dpkg
+ * --compare-versions a lt|eq|gt b`: epoch, then upstream, then revision,
+ * '~' before anything, even the end. */
+int dos_deb_version_compare(const char *a, const char *b);
+
+struct dos_build_src_file {
+	char *name;
+	char sha256[DOS_SHA256_HEX];
+	uint64_t size;
+};
+
+struct dos_build_src_pick {
+	char *package, *version, *suite, *directory;   /* version NULL: none found */
+	char dsc_sha256[DOS_SHA256_HEX];
+	struct dos_build_src_file *files;              /* Checksums-Sha256, one .dsc */
+	size_t n_files;
+};
+
+/* Scans a Sources index (text, len; what names it in errors): for each
+ * spec, picks[i] becomes the stanza of its name (Extra-Source-Only ones
+ * only when a version is asked) that beats what picks[i] holds. A chosen
+ * stanza with an unsafe Directory or file name, or not one .dsc, is
+ * DOS_EFORMAT. */
+int dos_build_src_scan(struct dos_ctx *ctx, const char *text, size_t len, const char *what,
+		       const struct dos_build_src_spec *specs, size_t n,
+		       struct dos_build_src_pick *picks);
+/* The same over the suites' archives (InRelease verified); picks[i].version
+ * stays NULL when no index has specs[i]. */
+int dos_build_src_resolve(struct dos_ctx *ctx, const struct dos_config *cfg,
+			  struct dos_cache *cache, const struct dos_build_src_spec *specs,
+			  size_t n, struct dos_build_src_pick *picks);
+json_t *dos_build_src_pick_json(const struct dos_build_src_pick *pick);
+void dos_build_src_pick_release(struct dos_build_src_pick *pick);
+
+/* A copy of cfg's packages (cfg->n_packages) for the plan: the src
+ * packages' options (deep copies) gain "srcResolved". Reads the Sources
+ * indices only when there is a src package. Errors: a bad src string, a
+ * source package no index has, an archive that cannot be read. */
+int dos_build_src_pin(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_cache *cache,
+		      struct dos_package **pinned);
+void dos_build_src_pinned_free(struct dos_package *pinned, size_t n);
+
+/* The .deb file names (of files, which may hold others) kept: not a
+ * dbgsym package, matching no excludePatterns (POSIX extended regexes
+ * searched in the file name), named by pkg_list when it is not empty.
+ * Errors: a bad regex (DOS_ECONFIG), a pkg_list name not kept, nothing
+ * kept. kept is sorted. */
+int dos_build_src_filter(struct dos_ctx *ctx, const struct dos_strv *files,
+			 const struct dos_strv *pkg_list, const struct dos_strv *exclude,
+			 struct dos_strv *kept);
+
+/* DEB_BUILD_OPTIONS: "nocheck nodoc parallel=JOBS", then the buildOptions
+ * words ("check"/"doc" drop "nocheck"/"nodoc", "NAME=..." replaces NAME's
+ * value, "timeout=..." is ours). *profiles: DEB_BUILD_PROFILES to match
+ * (space-separated, "nocheck nodoc" by default). Both the caller's to free. */
+char *dos_build_src_deb_options(const json_t *build_options, int jobs, char **profiles);
+
+/* Builds one src package and commits it, as dos_build_package does. */
+int dos_build_src_package(struct dos_ctx *ctx, const struct dos_build_opts *o);
 
 /* --- every configured package --- */
 

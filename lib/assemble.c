@@ -8,10 +8,12 @@
 #include "report.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +292,9 @@ static int extract_closure(struct dos_ctx *ctx, const struct dos_assembly *as, c
 	for (size_t i = 0; i < c->n; i++)
 		pkgs[i] = (struct dos_extract_pkg){ c->pkgs[i].name, paths[i] };
 	r = dos_extract_debs(ctx, root, pkgs, c->n, ctx->jobs, x);
+	/* Before the alternatives: an earlier run's links go with the rest. */
+	if (r == 0)
+		r = dos_assemble_prune(ctx, root, x);
 	if (r == 0 && dos_extract_apply_alternatives(ctx, root, x) < 0)
 		r = ctx->code;
 	free(pkgs);
@@ -471,16 +476,300 @@ static int pack_tree(struct dos_ctx *ctx, const struct dos_config *cfg, const ch
 
 /* --- the whole of steps 4-6 --- */
 
-/* A fresh, empty staging folder: the bundle's build-time path. */
-static int prepare_root(struct dos_ctx *ctx, const struct dos_config *cfg, char **root)
+/* --- the staging tree --- */
+
+/* The tree is kept from one run to the next and rebuilt in place:
+ * extraction takes over the files and links an earlier run left, then
+ * whatever no package ships goes. Deleting the tree before extracting it
+ * again costs more than the extraction itself on ext4 without a journal
+ * (see node_reuse in extract.c). When the earlier tree is in the way (a
+ * path that changed kind), it is renamed to a trash folder beside it,
+ * deleted in the background, and extraction starts over in an empty one;
+ * a trash folder a killed run left is deleted at the next start. */
+struct staging {
+	char *root;
+	char *trash;          /* <workDir>/bundle/.<name>.trash */
+	char *park;           /* <workDir>/bundle/.<name>.removed */
+	const struct dos_strv *removed;
+	bool reused;          /* root held an earlier run's tree */
+	bool deleting;
+	pthread_t deleter;
+};
+
+/* The removed folders (usr/share/doc, ...) are not deleted either: once
+ * the newest file date is known they are moved out of the tree into the
+ * park folder beside it, and moved back in before the next extraction,
+ * which takes their files over. Only a plain folder reached through plain
+ * folders is moved; relocation deletes anything else as before. */
+static bool plain_folder(const char *base, const char *rel, bool last_too)
+{
+	_cleanup_free_ char *p = NULL;
+	struct stat sb;
+
+	if (!*rel || rel[0] == '/')
+		return false;
+	p = dos_path_join(base, rel);
+	for (char *s = p + strlen(p) - strlen(rel);; s++) {
+		char *end = strchrnul(s, '/'), c = *end;
+		size_t n = (size_t)(end - s);
+		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && !strncmp(s, "..", 2)))
+			return false;
+		if (!c && !last_too)
+			return true;
+		*end = '\0';
+		if (lstat(p, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			return false;
+		if (!c)
+			return true;
+		*end = '/';
+		s = end;
+	}
+}
+
+/* Moves rel from folder `from` to the same place under `to`, whose parents
+ * are created only when `create` (the park, ours alone): nothing is
+ * created in the tree through a symlink. False when it does not move. */
+static bool folder_move(struct dos_ctx *ctx, const char *from, const char *to, const char *rel,
+			bool create)
+{
+	_cleanup_free_ char *src = dos_path_join(from, rel);
+	_cleanup_free_ char *dst = dos_path_join(to, rel);
+	_cleanup_free_ char *parent = dos_path_dirname(dst);
+	struct dos_ctx scratch;
+
+	dos_ctx_init(&scratch);
+	if (!plain_folder(from, rel, true) || (create && dos_mkdir_p(&scratch, parent, 0755) < 0) ||
+	    !plain_folder(to, rel, false) || rename(src, dst) < 0)
+		return false;
+	dos_debug(ctx, "staging tree: '%s' moved to '%s'", src, to);
+	return true;
+}
+
+static void staging_park(struct dos_ctx *ctx, struct staging *st)
+{
+	for (size_t i = 0; i < st->removed->n; i++)
+		folder_move(ctx, st->root, st->park, st->removed->v[i], true);
+}
+
+/* Back into an earlier tree; what stays in the park is deleted. */
+static int staging_unpark(struct dos_ctx *ctx, struct staging *st)
+{
+	struct stat sb;
+
+	if (lstat(st->park, &sb) < 0)
+		return 0;
+	for (size_t i = 0; st->reused && i < st->removed->n; i++) {
+		_cleanup_free_ char *dst = dos_path_join(st->root, st->removed->v[i]);
+		if (lstat(dst, &sb) < 0 && errno == ENOENT)
+			folder_move(ctx, st->park, st->root, st->removed->v[i], false);
+	}
+	return dos_rm_rf(ctx, st->park);
+}
+
+static void *trash_delete(void *arg)
+{
+	struct dos_ctx scratch;
+
+	/* A failure leaves it for the next run to retry. */
+	dos_ctx_init(&scratch);
+	dos_rm_rf(&scratch, arg);
+	return NULL;
+}
+
+static void trash_wait(struct staging *st)
+{
+	if (st->deleting)
+		pthread_join(st->deleter, NULL);
+	st->deleting = false;
+}
+
+static void trash_start(struct staging *st)
+{
+	trash_wait(st);
+	if (pthread_create(&st->deleter, NULL, trash_delete, st->trash) == 0)
+		st->deleting = true;
+	else
+		trash_delete(st->trash);
+}
+
+static int staging_open(struct dos_ctx *ctx, const struct dos_config *cfg, struct staging *st)
 {
 	_cleanup_free_ char *parent = dos_path_join(cfg->work_dir, "bundle");
-	int r;
+	struct stat sb;
+	int r = 0;
 
-	*root = dos_path_join(parent, cfg->name);
-	r = dos_rm_rf(ctx, *root);
+	memset(st, 0, sizeof(*st));
+	st->root = dos_path_join(parent, cfg->name);
+	st->trash = dos_xasprintf("%s/.%s.trash", parent, cfg->name);
+	st->park = dos_xasprintf("%s/.%s.removed", parent, cfg->name);
+	st->removed = &cfg->removed_folders;
+	if (lstat(st->trash, &sb) == 0)
+		trash_start(st);
+	if (lstat(st->root, &sb) == 0 && S_ISDIR(sb.st_mode))
+		st->reused = true;
+	else
+		r = dos_rm_rf(ctx, st->root);
 	if (r == 0)
-		r = dos_mkdir_p(ctx, *root, 0755);
+		r = dos_mkdir_p(ctx, st->root, 0755);
+	if (r == 0)
+		r = staging_unpark(ctx, st);
+	return r;
+}
+
+/* Moves the earlier tree out of the way, for an empty one. */
+static int staging_restart(struct dos_ctx *ctx, struct staging *st)
+{
+	int r = 0;
+
+	trash_wait(st);
+	if (rename(st->root, st->trash) == 0)
+		trash_start(st);
+	else
+		r = dos_rm_rf(ctx, st->root);
+	st->reused = false;
+	if (r == 0)
+		r = dos_mkdir_p(ctx, st->root, 0755);
+	return r;
+}
+
+static void staging_close(struct staging *st)
+{
+	trash_wait(st);
+	free(st->root);
+	free(st->trash);
+	free(st->park);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Extracts the closure into the staging tree, starting over in an empty
+ * one when the earlier run's tree is in the way. */
+static int staging_extract(struct dos_ctx *ctx, struct dos_assembly *as, char **paths,
+			   struct staging *st, struct dos_extract_result *x)
+{
+	int r = extract_closure(ctx, as, paths, st->root, x);
+
+	if (r == 0 || !st->reused)
+		return r;
+	dos_debug(ctx, "staging tree: extracting over the earlier one failed (%s): starting over "
+		  "in an empty one", ctx->msg);
+	dos_error_clear(ctx);
+	dos_extract_result_release(x);
+	r = staging_restart(ctx, st);
+	if (r == 0)
+		r = extract_closure(ctx, as, paths, st->root, x);
+	return r;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct prune {
+	struct dos_ctx *ctx;
+	const char **keep;       /* every shipped path, sorted */
+	size_t n_keep;
+	char rel[PATH_MAX];
+};
+
+/* Whether p->rel is shipped. */
+static bool prune_keeps(const struct prune *p)
+{
+	const char *key = p->rel;
+
+	return bsearch(&key, p->keep, p->n_keep, sizeof(*p->keep), cmp_str_ptr) != NULL;
+}
+
+static int prune_dir(struct prune *p, int fd, size_t len, bool shipped, bool *kept);
+
+/* One entry of folder dfd, named by p->rel[0..len). */
+static int prune_entry(struct prune *p, int dfd, const char *name, size_t len,
+		       unsigned char type, bool *kept)
+{
+	bool keep = prune_keeps(p), inside = false;
+	struct stat sb;
+	int fd, r = 0;
+
+	if (type == DT_UNKNOWN)
+		type = fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode) ?
+		       DT_DIR : DT_REG;
+	if (type == DT_DIR) {
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return dos_error_errno(p->ctx, DOS_EIO, errno,
+					       "staging tree: cannot open '%s'", p->rel);
+		r = prune_dir(p, fd, len, keep, &inside);
+		p->rel[len] = '\0';
+	}
+	*kept |= keep || inside;
+	if (r < 0 || keep || inside)
+		return r;
+	if (unlinkat(dfd, name, type == DT_DIR ? AT_REMOVEDIR : 0) < 0 && errno != ENOENT)
+		return dos_error_errno(p->ctx, DOS_EIO, errno, "staging tree: cannot remove '%s'",
+				       p->rel);
+	return 0;
+}
+
+/* Prunes the folder fd (closed here), named by p->rel[0..len); *kept
+ * when anything stays in it. One that stays only for what it holds gets
+ * 0755, as extraction makes such folders: an earlier run may have left
+ * it another mode. */
+static int prune_dir(struct prune *p, int fd, size_t len, bool shipped, bool *kept)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	struct stat sb;
+	int r = 0;
+
+	*kept = false;
+	if (!d) {
+		close(fd);
+		return dos_error_errno(p->ctx, DOS_EIO, errno, "staging tree: cannot read '%s'",
+				       p->rel);
+	}
+	while (r == 0 && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (len + n + 2 > sizeof(p->rel)) {
+			r = dos_error(p->ctx, DOS_EIO, "staging tree: path too long in '%s'",
+				      p->rel);
+			break;
+		}
+		if (len)
+			p->rel[len] = '/';
+		memcpy(p->rel + len + !!len, de->d_name, n + 1);
+		r = prune_entry(p, dirfd(d), de->d_name, len + !!len + n, de->d_type, kept);
+		p->rel[len] = '\0';
+	}
+	if (r == 0 && *kept && !shipped && fstat(dirfd(d), &sb) == 0 &&
+	    (sb.st_mode & 07777) != 0755 && fchmod(dirfd(d), 0755) < 0)
+		r = dos_error_errno(p->ctx, DOS_EIO, errno, "staging tree: '%s': cannot set its mode",
+				    p->rel);
+	closedir(d);
+	return r;
+}
+
+int dos_assemble_prune(struct dos_ctx *ctx, const char *root, const struct dos_extract_result *x)
+{
+	struct prune p = { .ctx = ctx };
+	size_t n = 0;
+	bool kept = false;
+	int fd, r;
+
+	for (size_t i = 0; i < x->n_pkgs; i++)
+		n += x->pkgs[i].paths.n;
+	p.keep = dos_xcalloc(n + 1, sizeof(*p.keep));
+	for (size_t i = 0; i < x->n_pkgs; i++)
+		for (size_t k = 0; k < x->pkgs[i].paths.n; k++)
+			p.keep[p.n_keep++] = x->pkgs[i].paths.v[k];
+	qsort(p.keep, p.n_keep, sizeof(*p.keep), cmp_str_ptr);
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		r = dos_error_errno(ctx, DOS_EIO, errno, "staging tree '%s': cannot open", root);
+	else
+		r = prune_dir(&p, fd, 0, true, &kept);
+	free(p.keep);
 	return r;
 }
 
@@ -500,7 +789,8 @@ static void clock_lap(struct dos_ctx *ctx, struct stage_clock *c, const char *wh
 }
 
 static int build_tree(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_assembly *as,
-		      struct dos_bundle_result *res, struct stage_clock *clock, int64_t *date)
+		      struct staging *st, struct dos_bundle_result *res, struct stage_clock *clock,
+		      int64_t *date)
 {
 	struct dos_extract_result x;
 	char **paths = NULL;
@@ -510,13 +800,16 @@ static int build_tree(struct dos_ctx *ctx, const struct dos_config *cfg, struct 
 	r = download_closure(ctx, as, &paths);
 	clock_lap(ctx, clock, "download");
 	if (r == 0)
-		r = prepare_root(ctx, cfg, &res->root);
-	if (r == 0)
-		r = extract_closure(ctx, as, paths, res->root, &x);
+		r = staging_open(ctx, cfg, st);
+	if (r == 0) {
+		res->root = dos_xstrdup(st->root);
+		r = staging_extract(ctx, as, paths, st, &x);
+	}
 	clock_lap(ctx, clock, "extract");
 	if (r == 0) {
 		note_extraction(&x, res);
 		*date = dos_pack_source_date_epoch(tree_newest_mtime(res->root));
+		staging_park(ctx, st);
 		r = relocate_tree(ctx, cfg, res->root, res);
 	}
 	if (r == 0)
@@ -534,6 +827,7 @@ int dos_assemble_bundle(struct dos_ctx *ctx, const struct dos_config *cfg,
 {
 	struct dos_assembly as;
 	struct stage_clock clock = { dos_now_ms(), res, 0 };
+	struct staging st = { 0 };
 	int64_t date = 0;
 	int r;
 
@@ -543,11 +837,12 @@ int dos_assemble_bundle(struct dos_ctx *ctx, const struct dos_config *cfg,
 	if (r == 0) {
 		res->n_packages = as.closure.n;
 		dos_info(ctx, "bundle '%s': %zu packages", cfg->name, as.closure.n);
-		r = build_tree(ctx, cfg, &as, res, &clock, &date);
+		r = build_tree(ctx, cfg, &as, &st, res, &clock, &date);
 	}
 	if (r == 0)
 		r = pack_tree(ctx, cfg, res->root, date, res);
 	clock_lap(ctx, &clock, "pack");
+	staging_close(&st);
 	dos_assembly_release(&as);
 	return r;
 }

@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "context.h"
+#include "extract.h"
 #include "fetch.h"
 #include "resolve.h"
 
@@ -39,6 +40,11 @@ struct dos_bundle_result {
 int dos_assemble_bundle(struct dos_ctx *ctx, const struct dos_config *cfg,
 			struct dos_bundle_result *res);
 void dos_bundle_result_release(struct dos_bundle_result *res);
+
+/* Removes from root whatever x's packages do not ship (what an earlier
+ * run left there), without following symlinks; a folder stays when it is
+ * shipped or holds something that stays. */
+int dos_assemble_prune(struct dos_ctx *ctx, const char *root, const struct dos_extract_result *x);
 
 /* "NAME-VERSION-MACHINE", the tarballs' common name. */
 char *dos_assemble_basename(const struct dos_config *cfg);

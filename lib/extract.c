@@ -7,7 +7,8 @@
  * writes a temporary file beside it and renames it over, under the table
  * lock; one that comes later only hashes its content. A file on disk is
  * thus never changed once written, only replaced by a rename: this is what
- * lets a hard link copy its target from disk. */
+ * lets a hard link copy its target from disk. What an earlier run left at
+ * a path is the first claimer's to take over or replace (node_reuse). */
 #include "extract_internal.h"
 #include "progress.h"
 
@@ -27,6 +28,7 @@
 #define COPYRIGHT_MAX (256 << 10)     /* bytes of a copyright file parsed */
 #define LINK_TARGET_MAX 4095
 #define SIZE_CHECK_MIN (64 << 20)     /* bigger entries are checked against the free space */
+#define CMP_BLOCK (256 << 10)         /* an earlier run's file is compared in blocks this big */
 
 /* --- small helpers --- */
 
@@ -52,17 +54,18 @@ const char *extract_aerr(struct archive *a)
 	return s ? s : "unknown libarchive error";
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+static int pwrite_all(int fd, const void *buf, size_t len, int64_t pos)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = pwrite(fd, p, len, (off_t)pos);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		p += n;
+		pos += n;
 		len -= (size_t)n;
 	}
 	return 0;
@@ -107,6 +110,7 @@ struct worker {
 	char *copyright;                 /* usr/share/doc/<pkg>/copyright */
 	unsigned tmp_seq;
 	char *copy_buf;                  /* hard link copies */
+	char *cmp_buf;                   /* an earlier run's content, compared */
 };
 
 static bool stopped(struct shared *sh)
@@ -313,9 +317,50 @@ static void capture_add(struct item *it, const void *buf, size_t len)
 	it->captured[it->n_captured] = '\0';
 }
 
-/* Streams the content into fd (nowhere when fd < 0), hashing it, and checks
- * that the payload holds the size the entry declares. */
-static int content_copy(struct worker *w, struct item *it, int fd, char digest[DOS_SHA256_HEX])
+/* Where content goes: nowhere (fd < 0), a new file, or a file an earlier
+ * run left (old_size >= 0), which is written only where its bytes differ:
+ * a package that did not change is then neither rewritten nor written back
+ * to disk. */
+struct sink {
+	int fd;
+	int64_t old_size;
+};
+
+/* Whether the file already holds buf at pos. */
+static bool sink_holds(struct worker *w, const struct sink *k, const char *buf, size_t len,
+		       int64_t pos)
+{
+	if (pos + (int64_t)len > k->old_size)
+		return false;
+	if (!w->cmp_buf)
+		w->cmp_buf = dos_xmalloc(CMP_BLOCK);
+	while (len) {
+		size_t want = len < CMP_BLOCK ? len : CMP_BLOCK;
+		ssize_t n = pread(k->fd, w->cmp_buf, want, (off_t)pos);
+		if (n != (ssize_t)want || memcmp(w->cmp_buf, buf, want))
+			return false;
+		buf += want;
+		pos += (int64_t)want;
+		len -= want;
+	}
+	return true;
+}
+
+static int sink_write(struct worker *w, const struct sink *k, const void *buf, size_t len,
+		      int64_t pos)
+{
+	int r;
+
+	if (k->fd < 0 || (k->old_size >= 0 && sink_holds(w, k, buf, len, pos)))
+		return 0;
+	r = pwrite_all(k->fd, buf, len, pos);
+	return r < 0 ? dos_error_errno(&w->ctx, DOS_EIO, -r, "cannot write") : 0;
+}
+
+/* Streams the content into the sink, hashing it, and checks that the
+ * payload holds the size the entry declares. */
+static int content_copy(struct worker *w, struct item *it, const struct sink *k,
+			char digest[DOS_SHA256_HEX])
 {
 	struct dos_sha256 *h = dos_sha256_new();
 	const void *buf;
@@ -327,16 +372,17 @@ static int content_copy(struct worker *w, struct item *it, int fd, char digest[D
 		dos_sha256_update(h, buf, len);
 		if (it->capture)
 			capture_add(it, buf, len);
-		got += (int64_t)len;
-		if (fd >= 0 && (r = write_all(fd, buf, len)) < 0) {
-			r = dos_error_errno(&w->ctx, DOS_EIO, -r, "cannot write");
+		r = sink_write(w, k, buf, len, got);
+		if (r < 0)
 			break;
-		}
+		got += (int64_t)len;
 	}
 	dos_sha256_final(h, digest);
 	if (r == 0 && got != it->size)
 		r = dos_error(&w->ctx, DOS_EFORMAT, "truncated payload: %lld of %lld bytes",
 			      (long long)got, (long long)it->size);
+	if (r == 0 && k->old_size > got && ftruncate(k->fd, (off_t)got) < 0)
+		r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot truncate");
 	if (r == 0) {
 		w->out->files++;
 		w->out->bytes += (uint64_t)got;
@@ -346,11 +392,27 @@ static int content_copy(struct worker *w, struct item *it, int fd, char digest[D
 
 static int item_digest(struct worker *w, struct item *it, char digest[DOS_SHA256_HEX])
 {
+	const struct sink nowhere = { -1, -1 };
+
 	if (it->kind == K_LINK) {
 		dos_sha256_buf(it->target, strlen(it->target), digest);
 		return 0;
 	}
-	return content_copy(w, it, -1, digest);
+	return content_copy(w, it, &nowhere, digest);
+}
+
+/* Fills the open file name in pfd; on failure, removes it. */
+static int file_fill(struct worker *w, struct item *it, int pfd, const char *name,
+		     const struct sink *k, char digest[DOS_SHA256_HEX])
+{
+	const struct timespec ts[2] = { it->mtime, it->mtime };
+	int r = content_copy(w, it, k, digest);
+
+	if (r == 0 && (fchmod(k->fd, it->mode) < 0 || futimens(k->fd, ts) < 0))
+		r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot set mode or mtime");
+	if (r < 0)
+		unlinkat(pfd, name, 0);
+	return r;
 }
 
 /* Creates the item as name in pfd, never replacing anything: returns 1
@@ -359,7 +421,7 @@ static int node_create(struct worker *w, struct item *it, int pfd, const char *n
 		       char digest[DOS_SHA256_HEX])
 {
 	const struct timespec ts[2] = { it->mtime, it->mtime };
-	_cleanup_close_ int fd = -1;
+	struct sink k = { -1, -1 };
 	int r;
 
 	if (it->kind == K_LINK) {
@@ -369,15 +431,68 @@ static int node_create(struct worker *w, struct item *it, int pfd, const char *n
 		utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
 		return item_digest(w, it, digest);
 	}
-	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	k.fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (k.fd < 0)
 		return errno == EEXIST ? 1 : dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot create");
-	r = content_copy(w, it, fd, digest);
-	if (r == 0 && (fchmod(fd, it->mode) < 0 || futimens(fd, ts) < 0))
-		r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot set mode or mtime");
-	if (r < 0)
-		unlinkat(pfd, name, 0);
+	r = file_fill(w, it, pfd, name, &k, digest);
+	close(k.fd);
 	return r;
+}
+
+/* A symlink an earlier run left: kept when its target is the same. */
+static int link_keep(struct worker *w, struct item *it, int pfd, const char *name,
+		     char digest[DOS_SHA256_HEX])
+{
+	const struct timespec ts[2] = { it->mtime, it->mtime };
+	char target[LINK_TARGET_MAX + 1];
+	ssize_t n = readlinkat(pfd, name, target, sizeof(target));
+
+	if (n < 0 || (size_t)n != strlen(it->target) || memcmp(target, it->target, (size_t)n))
+		return 1;
+	utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
+	return item_digest(w, it, digest);
+}
+
+/* A plain file an earlier run left, written over: no other link to it,
+ * so nothing elsewhere is written through it. */
+static int file_take_over(struct worker *w, struct item *it, int pfd, const char *name,
+			  char digest[DOS_SHA256_HEX])
+{
+	const int flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	struct sink k = { -1, -1 };
+	struct stat st, now;
+	int r;
+
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1)
+		return 1;
+	k.fd = openat(pfd, name, flags);
+	if (k.fd < 0)
+		return 1;
+	/* Still the file looked at: nothing swapped it meanwhile. */
+	if (fstat(k.fd, &now) < 0 || now.st_ino != st.st_ino || now.st_dev != st.st_dev ||
+	    !S_ISREG(now.st_mode) || now.st_nlink != 1) {
+		close(k.fd);
+		return 1;
+	}
+	k.old_size = now.st_size;
+	r = file_fill(w, it, pfd, name, &k, digest);
+	close(k.fd);
+	return r;
+}
+
+/* What an earlier run left at name, taken over when it is of the same
+ * kind. Reusing the inodes, rather than unlinking and creating, keeps a
+ * rebuild fast on ext4 without a journal, where allocating an inode skips
+ * every inode freed in the last minute one by one: creating thousands of
+ * files right after deleting as many takes seconds. Returns 1 when the
+ * name holds anything else. */
+static int node_reuse(struct worker *w, struct item *it, int pfd, const char *name,
+		      char digest[DOS_SHA256_HEX])
+{
+	if (it->kind == K_LINK)
+		return link_keep(w, it, pfd, name, digest);
+	return file_take_over(w, it, pfd, name, digest);
 }
 
 enum action { A_DIRECT, A_TEMP, A_HASH };
@@ -432,8 +547,10 @@ static int item_direct(struct worker *w, struct item *it, struct pentry *e, size
 	char digest[DOS_SHA256_HEX] = "";
 	int r = node_create(w, it, pfd, leaf, digest);
 
+	/* Left by an earlier run: no package of this run has it. */
+	if (r == 1)
+		r = node_reuse(w, it, pfd, leaf, digest);
 	if (r == 1) {
-		/* Left by an earlier run: no package of this run has it. */
 		if (unlinkat(pfd, leaf, 0) < 0)
 			r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot replace what is there");
 		else
@@ -877,6 +994,7 @@ static void workers_run(struct shared *sh, int threads)
 	for (int i = 0; i < threads; i++) {
 		extract_tree_release(&ws[i].tree);
 		free(ws[i].copy_buf);
+		free(ws[i].cmp_buf);
 	}
 	free(tids);
 	free(ws);
@@ -918,15 +1036,6 @@ static void result_build(struct shared *sh, struct dos_extract_result *out)
 	extract_conflicts_build(&sh->tab, sh->pkgs, out);
 }
 
-static void notes_release(struct dos_extract_note *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].path);
-		free(v[i].package);
-	}
-	free(v);
-}
-
 static void pkg_out_release(struct pkg_out *o)
 {
 	dos_strv_release(&o->paths);
@@ -934,30 +1043,8 @@ static void pkg_out_release(struct pkg_out *o)
 	for (size_t i = 0; i < o->n_alts; i++)
 		extract_alternative_release(&o->alts[i]);
 	free(o->alts);
-	notes_release(o->setids, o->n_setids);
-	notes_release(o->skipped, o->n_skipped);
-}
-
-void dos_extract_result_release(struct dos_extract_result *r)
-{
-	for (size_t i = 0; i < r->n_alternatives; i++)
-		extract_alternative_release(&r->alternatives[i]);
-	free(r->alternatives);
-	for (size_t i = 0; i < r->n_conflicts; i++) {
-		free(r->conflicts[i].path);
-		free(r->conflicts[i].first_pkg);
-		free(r->conflicts[i].second_pkg);
-	}
-	free(r->conflicts);
-	notes_release(r->setids, r->n_setids);
-	notes_release(r->skipped, r->n_skipped);
-	for (size_t i = 0; i < r->n_pkgs; i++) {
-		free(r->pkgs[i].name);
-		free(r->pkgs[i].license);
-		dos_strv_release(&r->pkgs[i].paths);
-	}
-	free(r->pkgs);
-	memset(r, 0, sizeof(*r));
+	extract_notes_release(o->setids, o->n_setids);
+	extract_notes_release(o->skipped, o->n_skipped);
 }
 
 int dos_extract_debs(struct dos_ctx *ctx, const char *root, const struct dos_extract_pkg *pkgs,

@@ -76,7 +76,11 @@ struct dos_extract_result {
 /* Extracts the n packages into root (created when missing) with `threads`
  * workers (<= 0: ctx->jobs). The first error stops the others and is
  * returned, naming the package and its file; *out is then empty, and what
- * was written stays in root. Folder modes and mtimes are set at the end. */
+ * was written stays in root. Folder modes and mtimes are set at the end.
+ * What an earlier run left at a shipped path is taken over (a plain file
+ * with one link is written over in place where its bytes differ; a link
+ * with the same target is kept) or replaced; nothing is written through a
+ * link. Paths no package ships are the caller's to prune. */
 int dos_extract_debs(struct dos_ctx *ctx, const char *root, const struct dos_extract_pkg *pkgs,
 		     size_t n, int threads, struct dos_extract_result *out);
 void dos_extract_result_release(struct dos_extract_result *r);

@@ -104,6 +104,7 @@ int extract_dirs_finish(struct dos_ctx *ctx, const struct ptab *t, int rootfd);
 /* Fills out->conflicts from the paths shipped twice; pkgs names them. */
 void extract_conflicts_build(const struct ptab *t, const struct dos_extract_pkg *pkgs,
 			     struct dos_extract_result *out);
+void extract_notes_release(struct dos_extract_note *v, size_t n);
 
 /* --- maintainer scripts (extract_scripts.c) --- */
 

@@ -223,7 +223,7 @@ int extract_tree_parent(struct tree *t, const char *path, const char **leaf)
 	return fd;
 }
 
-/* --- the result: folders' modes, conflicts --- */
+/* --- the result: folders' modes, conflicts, its release --- */
 
 static int cmp_dir_desc(const void *a, const void *b)
 {
@@ -240,7 +240,7 @@ int extract_dirs_finish(struct dos_ctx *ctx, const struct ptab *t, int rootfd)
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->slots[i] && t->slots[i]->kind == K_DIR)
 			dirs[n++] = t->slots[i];
-	qsort(dirs, n, sizeof(*dirs), cmp_dir_desc);
+	dos_qsort(dirs, n, sizeof(*dirs), cmp_dir_desc);
 	for (size_t i = 0; i < n; i++) {
 		const struct timespec ts[2] = { dirs[i]->mtime, dirs[i]->mtime };
 		if (fchmodat(rootfd, dirs[i]->path, dirs[i]->mode, 0) < 0 ||
@@ -290,7 +290,7 @@ void extract_conflicts_build(const struct ptab *t, const struct dos_extract_pkg 
 		if (t->slots[i] && t->slots[i]->n_ship > 1)
 			entry_conflicts(t->slots[i], &v, &n);
 	if (n)
-		qsort(v, n, sizeof(*v), cmp_conflict);
+		dos_qsort(v, n, sizeof(*v), cmp_conflict);
 	out->conflicts = n ? dos_xcalloc(n, sizeof(*out->conflicts)) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		out->conflicts[i].path = dos_xstrdup(v[i].path);
@@ -299,4 +299,35 @@ void extract_conflicts_build(const struct ptab *t, const struct dos_extract_pkg 
 	}
 	out->n_conflicts = n;
 	free(v);
+}
+
+void extract_notes_release(struct dos_extract_note *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].path);
+		free(v[i].package);
+	}
+	free(v);
+}
+
+void dos_extract_result_release(struct dos_extract_result *r)
+{
+	for (size_t i = 0; i < r->n_alternatives; i++)
+		extract_alternative_release(&r->alternatives[i]);
+	free(r->alternatives);
+	for (size_t i = 0; i < r->n_conflicts; i++) {
+		free(r->conflicts[i].path);
+		free(r->conflicts[i].first_pkg);
+		free(r->conflicts[i].second_pkg);
+	}
+	free(r->conflicts);
+	extract_notes_release(r->setids, r->n_setids);
+	extract_notes_release(r->skipped, r->n_skipped);
+	for (size_t i = 0; i < r->n_pkgs; i++) {
+		free(r->pkgs[i].name);
+		free(r->pkgs[i].license);
+		dos_strv_release(&r->pkgs[i].paths);
+	}
+	free(r->pkgs);
+	memset(r, 0, sizeof(*r));
 }

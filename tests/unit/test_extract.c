@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "assemble.h"
 #include "extract.h"
 #include "run.h"
 #include "util.h"
@@ -570,6 +571,116 @@ static void test_hostile_paths(void **state)
 	tmpdir_remove(dir);
 }
 
+/* --- a rebuild over an earlier tree --- */
+
+static ino_t inode_of(const char *dir, const char *rel)
+{
+	char *path = dos_path_join(dir, rel);
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	free(path);
+	return st.st_ino;
+}
+
+static void assert_link(const char *dir, const char *rel, const char *target)
+{
+	char *path = dos_path_join(dir, rel);
+	char buf[256];
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, target);
+	free(path);
+}
+
+/* The tree of an earlier run is taken over: files keep their inodes (an
+ * unchanged one its bytes too), links are kept or replaced, and nothing is
+ * written through a hard link to a file elsewhere. */
+static void test_over_earlier_tree(void **state)
+{
+	const struct tent v1[] = {
+		{ "./usr/bin/tool", AE_IFREG, 0755, "version one, the longer text\n", 0 },
+		{ "./etc/same.conf", AE_IFREG, 0644, "same\n", 0 },
+		{ "./usr/lib/libx.so", AE_IFLNK, 0777, "libx.so.1", 0 },
+		{ "./usr/lib/libx.so.1", AE_IFREG, 0644, "old lib\n", 0 },
+		{ "./usr/lib/libk.so", AE_IFLNK, 0777, "libx.so.1", 0 },
+		{ "./usr/share/old/gone.txt", AE_IFREG, 0644, "gone\n", 0 },
+	};
+	const struct tent v2[] = {
+		{ "./usr/bin/tool", AE_IFREG, 0700, "v2\n", 0 },
+		{ "./etc/same.conf", AE_IFREG, 0644, "same\n", 0 },
+		{ "./usr/lib/libx.so", AE_IFLNK, 0777, "libx.so.2", 0 },
+		{ "./usr/lib/libx.so.1", AE_IFREG, 0644, "new lib\n", 0 },
+		{ "./usr/lib/libx.so.2", AE_IFREG, 0644, "lib two\n", 0 },
+		{ "./usr/lib/libk.so", AE_IFLNK, 0777, "libx.so.1", 0 },
+		{ "./usr/share/keep/", AE_IFDIR, 0755, NULL, 0 },
+	};
+	struct dos_ctx ctx;
+	struct dos_extract_result res;
+	char *dir = make_tmpdir();
+	char *root = dos_path_join(dir, "root");
+	char *deb1 = deb_write(dir, "v1", v1, 6, "gzip", NULL, 100);
+	char *deb2 = deb_write(dir, "v2", v2, 7, "xz", NULL, 100);
+	struct dos_extract_pkg pkg = { "v1", deb1 };
+	char *outside = dos_path_join(dir, "outside.txt");
+	char *lib1 = dos_path_join(root, "usr/lib/libx.so.1");
+	char *libdir = dos_path_join(root, "usr/lib");
+	ino_t tool, same, link_k;
+
+	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
+	dos_extract_result_release(&res);
+	tool = inode_of(root, "usr/bin/tool");
+	same = inode_of(root, "etc/same.conf");
+	link_k = inode_of(root, "usr/lib/libk.so");
+	write_file(dir, "outside.txt", "outside\n", 0644);
+	assert_int_equal(unlink(lib1), 0);
+	assert_int_equal(link(outside, lib1), 0);
+	write_file(root, "stale.txt", "stale\n", 0644);
+	assert_int_equal(chmod(libdir, 0700), 0);
+
+	pkg = (struct dos_extract_pkg){ "v2", deb2 };
+	assert_int_equal(extract(&ctx, root, &pkg, 1, 2, &res), 0);
+	assert_text(root, "usr/bin/tool", "v2\n");
+	assert_int_equal(inode_of(root, "usr/bin/tool"), tool);
+	assert_int_equal(mode_of(root, "usr/bin/tool") & 07777, 0700);
+	assert_text(root, "etc/same.conf", "same\n");
+	assert_int_equal(inode_of(root, "etc/same.conf"), same);
+	assert_text(dir, "outside.txt", "outside\n");
+	assert_text(root, "usr/lib/libx.so.1", "new lib\n");
+	assert_link(root, "usr/lib/libx.so", "libx.so.2");
+	assert_int_equal(inode_of(root, "usr/lib/libk.so"), link_k);
+
+	/* What the earlier run left and no package ships goes. */
+	assert_true(exists(root, "stale.txt"));
+	assert_int_equal(dos_assemble_prune(&ctx, root, &res), 0);
+	assert_false(exists(root, "stale.txt"));
+	assert_false(exists(root, "usr/share/old"));
+	assert_true(exists(root, "usr/share/keep"));
+	assert_true(exists(root, "usr/bin/tool"));
+	assert_true(exists(root, "usr/lib/libx.so.2"));
+	/* A folder no package lists is 0755, as in a new tree. */
+	assert_int_equal(mode_of(root, "usr/lib") & 07777, 0755);
+	dos_extract_result_release(&res);
+
+	/* A folder where a file now goes: the caller starts over. */
+	pkg = (struct dos_extract_pkg){ "v1", deb1 };
+	free(lib1);
+	lib1 = dos_path_join(root, "etc/same.conf");
+	assert_int_equal(unlink(lib1), 0);
+	write_file(root, "etc/same.conf/inside", "", 0644);
+	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	assert_non_null(strstr(ctx.msg, "etc/same.conf"));
+	free(libdir);
+	free(lib1);
+	free(outside);
+	free(deb1);
+	free(deb2);
+	free(root);
+	tmpdir_remove(dir);
+}
+
 static void test_devices_setuid(void **state)
 {
 	const struct tent ents[] = {
@@ -752,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_same_content_no_conflict),
 		cmocka_unit_test(test_conflict_earlier_wins),
 		cmocka_unit_test(test_hostile_paths),
+		cmocka_unit_test(test_over_earlier_tree),
 		cmocka_unit_test(test_devices_setuid),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_parse_alternatives),

@@ -611,6 +611,49 @@ static void test_file_size_limit(void **state)
 	free(dir);
 }
 
+/* The level changes the bytes of the compressed stream only: 0 is zstd's
+ * default, 3, and any level holds the same tar. */
+static void test_zstd_level(void **state)
+{
+	static const int levels[] = { 0, 3, 19 };
+	struct dos_ctx ctx;
+	struct dos_strv comp = { 0 };
+	struct dos_pack_result r[3];
+	char *dir = make_tmpdir();
+	char *tree = dos_path_join(dir, "tree");
+	char *tar[3];
+	size_t len[3];
+
+	dos_ctx_init(&ctx);
+	dos_strv_push(&comp, "zstd");
+	make_tree(tree, false);
+	for (size_t i = 0; i < 3; i++) {
+		char *out = dos_xasprintf("%s/out%zu", dir, i);
+		struct dos_pack_opts o = {
+			.root = tree, .top = "diracos", .out_dir = out,
+			.basename = "diracos-1.0-x86_64", .compression = &comp, .mtime = EPOCH,
+			.threads = 2, .zstd_level = levels[i],
+		};
+		assert_int_equal(mkdir(out, 0755), 0);
+		assert_int_equal(dos_pack(&ctx, &o, &r[i]), 0);
+		tar[i] = decompress(r[i].paths.v[0], &len[i]);
+		free(out);
+	}
+	assert_true(files_equal(r[0].paths.v[0], r[1].paths.v[0]));
+	for (size_t i = 1; i < 3; i++) {
+		assert_int_equal(len[i], len[0]);
+		assert_memory_equal(tar[i], tar[0], len[0]);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		dos_pack_result_release(&r[i]);
+		free(tar[i]);
+	}
+	dos_strv_release(&comp);
+	dos_rm_rf(&ctx, dir);
+	free(tree);
+	free(dir);
+}
+
 static void test_source_date_epoch(void **state)
 {
 	unsetenv("SOURCE_DATE_EPOCH");
@@ -639,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_disk_full),
 		cmocka_unit_test(test_file_size_limit),
+		cmocka_unit_test(test_zstd_level),
 		cmocka_unit_test(test_source_date_epoch),
 	};
 	return cmocka_run_group_tests_name("pack", tests, NULL, NULL);

@@ -1,0 +1,56 @@
+# CPython 3.13 from its release tarball, installed under /usr with versioned
+# names only (python3.13, pip3.13, libpython3.13.so.1.0, /usr/lib/python3.13),
+# so it sits beside the distribution's python3 without sharing a file.
+# See docs/python.md.
+#
+# Options (package keys in the configuration):
+#   optimize: true   PGO and LTO (--enable-optimizations --with-lto): about
+#                    twice the build time, 10-20 % faster Python
+#   debugInfo: true  keep the ELF files' debug information (not stripped)
+#   unversionedNames: true   also /usr/bin/python3, pip3, pydoc3, idle3 and
+#                    python3-config, linked to the 3.13 ones (they clash with
+#                    the distribution's python3 and python3-pip)
+
+opts="--prefix=$PREFIX --enable-shared --without-static-libpython"
+opts="$opts --with-ensurepip=install --disable-test-modules"
+# bookworm has no mpdecimal (its python3.11 bundles it too): the bundled copy.
+opts="$opts --with-system-expat --without-system-libmpdec --with-readline=readline"
+opts="$opts --enable-loadable-sqlite-extensions"
+if [ "$DIRACOS_OPT_OPTIMIZE" = true ]; then
+	opts="$opts --enable-optimizations --with-lto"
+fi
+
+# The build links the interpreter against the libpython it has just made;
+# the installed one finds it in /usr/lib, where ld.so looks anyway.
+# shellcheck disable=SC2086 # opts is a list of words
+./configure $opts
+make -j"$JOBS"
+# altinstall: no python3, pip3, python3.pc... (the distribution's names).
+make -j"$JOBS" altinstall DESTDIR="$DESTDIR"
+
+lib=$DESTDIR$PREFIX/lib/python3.13
+
+# Nothing static, no test suites (--without-static-libpython and
+# --disable-test-modules leave them out already: this holds if they change).
+find "$DESTDIR" -name '*.a' -type f -delete
+for d in test idlelib/idle_test tkinter/test; do
+	rm -rf "${lib:?}/$d"
+done
+# The bytecode of python -O and -OO (two thirds of it, 29 MB) is seldom used.
+find "$lib" -name '*.opt-[12].pyc' -delete
+# Debug information is most of the ELF files' size (libpython: 31 MB, not 6).
+if [ "$DIRACOS_OPT_DEBUGINFO" != true ]; then
+	strip --strip-debug "$DESTDIR$PREFIX/bin/python3.13" "$DESTDIR$PREFIX/lib/libpython3.13.so.1.0" \
+		"$DESTDIR$PREFIX/lib/libpython3.so" "$lib"/lib-dynload/*.so
+fi
+
+if [ "$DIRACOS_OPT_UNVERSIONEDNAMES" = true ]; then
+	for n in python3 pip3 pydoc3 idle3 python3-config; do
+		ln -sf "${n%3*}3.13${n#*3}" "$DESTDIR$PREFIX/bin/$n"
+	done
+fi
+
+# What was built, for the log; a module left out fails the build here.
+LD_LIBRARY_PATH=$DESTDIR$PREFIX/lib "$DESTDIR$PREFIX/bin/python3.13" -B -c 'import sys, ssl, sqlite3
+import ctypes, lzma, bz2, readline, decimal, uuid, zlib, pyexpat, curses, hashlib
+print(sys.version); print(ssl.OPENSSL_VERSION); print("sqlite", sqlite3.sqlite_version)'

@@ -48,3 +48,25 @@ like() { # like TEXT PATTERN(grep -E) DESCRIPTION
 }
 
 finish() { [ "$TEST_FAILED" -eq 0 ]; }
+
+# shared_python: our CPython 3.13 (configs/python3.13.json), built once per
+# machine into a workDir that every test and every later run shares, since
+# the build takes 5 to 11 minutes on 2 cores. Later calls find its content
+# key unchanged and build nothing; a change to the recipe or its inputs
+# rebuilds it. Prints the local repository's path (for a test
+# configuration's "repo"); fails with the build's output on stderr.
+# DIRACOS_TEST_SHARED moves the shared folder (default /var/tmp/diracos-tests).
+shared_python() {
+	_sp_dir=${DIRACOS_TEST_SHARED:-/var/tmp/diracos-tests}/python3.13
+	mkdir -p "$_sp_dir" || return 1
+	sed -e "s|\"workDir\": \"../diracos-work\"|\"workDir\": \"$_sp_dir/work\"|" \
+		-e "s|\"\.\./recipes/|\"$DIRACOS_SRC/recipes/|" \
+		"$DIRACOS_SRC/configs/python3.13.json" >"$_sp_dir/python.json.new" &&
+		mv "$_sp_dir/python.json.new" "$_sp_dir/python.json" || return 1
+	if ! flock "$_sp_dir/lock" "$DIRACOS_BIN" packages "$_sp_dir/python.json" \
+		>"$_sp_dir/last.log" 2>&1; then
+		tail -30 "$_sp_dir/last.log" >&2
+		return 1
+	fi
+	echo "$_sp_dir/work/repo"
+}

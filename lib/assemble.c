@@ -165,7 +165,11 @@ int dos_assemble_resolve(struct dos_ctx *ctx, const struct dos_config *cfg,
 	if (r == 0)
 		r = add_distribution(ctx, cfg, as);
 	if (r == 0)
+		r = dos_resolver_python_takeover(as->resolver, "local", &as->python);
+	if (r == 0)
 		r = dos_resolver_closure(as->resolver, &req, &as->closure);
+	if (r == 0)
+		r = dos_python_check_closure(ctx, &as->closure, &as->python, "local");
 	return r;
 }
 
@@ -177,6 +181,7 @@ void dos_assembly_release(struct dos_assembly *as)
 	if (as->cache)
 		dos_cache_free(as->cache);
 	dos_strv_release(&as->repos);
+	dos_python_info_release(&as->python);
 	memset(as, 0, sizeof(*as));
 }
 

@@ -15,11 +15,13 @@ struct dos_assembly {
 	struct dos_closure closure;
 	struct dos_strv repos;        /* "bookworm main", ... for messages */
 	int64_t archive_date;         /* newest Date: of the signed InReleases */
+	struct dos_python_info python; /* the bundle's own Python, if the local repo has one */
 };
 
 /* Opens the cache, fetches and verifies the distribution's indices (suite,
  * suite-updates, suite-security), adds the local repository when it has an
- * index, and resolves the closure. */
+ * index, lets our own Python stand in for the distribution's (see
+ * dos_resolver_python_takeover), and resolves the closure. */
 int dos_assemble_resolve(struct dos_ctx *ctx, const struct dos_config *cfg,
 			 struct dos_assembly *as);
 void dos_assembly_release(struct dos_assembly *as);

@@ -58,6 +58,11 @@ void dos_resolver_free(struct dos_resolver *r)
 			free(info);
 		}
 	}
+	if (pool->considered) { /* set by resolve_python.c; pool_free leaves it */
+		map_free(pool->considered);
+		free(pool->considered);
+		pool->considered = NULL;
+	}
 	pool_free(pool);
 	free(r->extra);
 	dos_strv_release(&r->repo_names);

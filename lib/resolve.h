@@ -77,3 +77,28 @@ const struct dos_resolved_pkg *dos_closure_find(const struct dos_closure *c, con
 /* "curl <- libcurl4 <- libnghttp2-14": from a requested package down to
  * name. NULL when name is not in the closure; the caller frees. */
 char *dos_closure_why(const struct dos_closure *c, const char *name);
+
+/* The bundle's own Python, as dos_resolver_python_takeover found it. */
+struct dos_python_info {
+	char *name, *version;   /* our python3.X package; NULL: there is none */
+	int minor;              /* X; -1 when there is none */
+	char *dist_version;     /* the distribution's python3, or NULL */
+	int dist_minor;         /* its minor version; -1 when it has none */
+};
+
+/* Call after every index is added. A local package named python3.X is the
+ * bundle's Python. When the distribution's python3 is 3.X too, ours
+ * provides the names of the distribution's interpreter packages (python3,
+ * python3.X, python3-minimal, libpython3.X, ... at their versions) and
+ * those leave the pool; otherwise ours provides python3 at its own version,
+ * for pure-Python packages. Fills info (release it). */
+int dos_resolver_python_takeover(struct dos_resolver *r, const char *local_repo,
+				 struct dos_python_info *info);
+void dos_python_info_release(struct dos_python_info *info);
+
+/* After solving: with our Python and the distribution's at different minor
+ * versions, a closure holding the distribution's interpreter means a
+ * compiled module built for it: DOS_ERESOLVE naming that package and both
+ * versions. */
+int dos_python_check_closure(struct dos_ctx *ctx, const struct dos_closure *c,
+			     const struct dos_python_info *info, const char *local_repo);

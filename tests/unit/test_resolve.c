@@ -485,6 +485,84 @@ static void test_backend(void **state)
 	assert_string_equal(ctx.msg, "resolver: unknown backend 'pacman' (expected deb or rpm)");
 }
 
+/* bookworm's Python stack, as its indices describe it (trimmed). */
+static int add_bookworm_python(struct fixture *f)
+{
+	return add_index(f, "bookworm main", 100,
+		stanza("python3", "3.11.2-1+b1", "amd64",
+		       "Multi-Arch: allowed\nDepends: python3.11 (>= 3.11.2-1~), libpython3-stdlib (= 3.11.2-1+b1)\n"),
+		stanza("libpython3-stdlib", "3.11.2-1+b1", "amd64", "Depends: libpython3.11-stdlib\n"),
+		stanza("python3.11", "3.11.2-6+deb12u6", "amd64", "Depends: libpython3.11-stdlib\n"),
+		stanza("libpython3.11-stdlib", "3.11.2-6+deb12u6", "amd64", "Depends: libssl3\n"),
+		stanza("libssl3", "3.0.17-1~deb12u2", "amd64", NULL),
+		stanza("python3-yaml", "6.0-3+b2", "amd64",
+		       "Depends: python3 (<< 3.12), python3 (>= 3.11~), python3:any, libyaml-0-2\n"),
+		stanza("libyaml-0-2", "0.2.5-1", "amd64", NULL),
+		stanza("python3-six", "1.16.0-4", "all", "Depends: python3:any\n"), NULL);
+}
+
+static void test_python_takeover(void **state)
+{
+	struct fixture *f = *state;
+	struct dos_python_info py;
+
+	assert_int_equal(add_bookworm_python(f), 0);
+	assert_int_equal(add_index(f, "local", 500,
+		stanza("python3.11", "3.11.2-6+diracos1", "amd64", "Depends: libssl3\n"), NULL), 0);
+	assert_int_equal(dos_resolver_python_takeover(f->r, "local", &py), 0);
+	assert_string_equal(py.name, "python3.11");
+	assert_int_equal(py.minor, 11);
+	assert_int_equal(py.dist_minor, 11);
+	assert_int_equal(closure(f, "python3-yaml python3-six", NULL, NULL), 0);
+	/* Ours in place of python3, python3.11 and their stdlib packages. */
+	assert_closure(f, "libssl3 libyaml-0-2 python3-six python3-yaml python3.11");
+	assert_string_equal(find(f, "python3.11")->repo, "local");
+	assert_int_equal(dos_python_check_closure(&f->ctx, &f->c, &py, "local"), 0);
+	dos_python_info_release(&py);
+}
+
+static void test_python_newer_than_distribution(void **state)
+{
+	struct fixture *f = *state;
+	struct dos_python_info py;
+
+	assert_int_equal(add_bookworm_python(f), 0);
+	assert_int_equal(add_index(f, "local", 500,
+		stanza("python3.13", "3.13.5", "amd64", "Depends: libssl3\n"), NULL), 0);
+	assert_int_equal(dos_resolver_python_takeover(f->r, "local", &py), 0);
+	assert_int_equal(py.minor, 13);
+	assert_int_equal(py.dist_minor, 11);
+	assert_string_equal(py.dist_version, "3.11.2-1+b1");
+	/* A pure-Python package takes ours. */
+	assert_int_equal(closure(f, "python3.13 python3-six", NULL, NULL), 0);
+	assert_closure(f, "libssl3 python3-six python3.13");
+	assert_int_equal(dos_python_check_closure(&f->ctx, &f->c, &py, "local"), 0);
+	/* A compiled one needs the distribution's 3.11: an error naming both. */
+	assert_int_equal(closure(f, "python3.13 python3-yaml", NULL, NULL), 0);
+	assert_non_null(dos_closure_find(&f->c, "python3"));
+	assert_int_equal(dos_python_check_closure(&f->ctx, &f->c, &py, "local"), DOS_ERESOLVE);
+	assert_non_null(strstr(f->ctx.msg, "package 'python3-yaml' (6.0-3+b2)"));
+	assert_non_null(strstr(f->ctx.msg, "Python 3.11 (python3 3.11.2-1+b1)"));
+	assert_non_null(strstr(f->ctx.msg, "Python 3.13 (python3.13 3.13.5)"));
+	dos_python_info_release(&py);
+}
+
+static void test_python_none(void **state)
+{
+	struct fixture *f = *state;
+	struct dos_python_info py;
+
+	assert_int_equal(add_bookworm_python(f), 0);
+	assert_int_equal(add_index(f, "local", 500, stanza("tool", "1", "amd64", NULL), NULL), 0);
+	assert_int_equal(dos_resolver_python_takeover(f->r, "local", &py), 0);
+	assert_null(py.name);
+	assert_int_equal(closure(f, "python3-six", NULL, NULL), 0);
+	assert_closure(f, "libpython3-stdlib libpython3.11-stdlib libssl3 python3 python3-six "
+		       "python3.11");
+	assert_int_equal(dos_python_check_closure(&f->ctx, &f->c, &py, "local"), 0);
+	dos_python_info_release(&py);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +582,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_field, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_python_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_python_newer_than_distribution, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_python_none, setup, teardown),
 		cmocka_unit_test(test_backend),
 	};
 	return cmocka_run_group_tests_name("resolve", tests, NULL, NULL);

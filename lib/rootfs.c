@@ -731,12 +731,49 @@ static int net_files(struct dos_ctx *ctx, const char *root)
 
 /* --- instances --- */
 
-static void instance_binds(struct dos_rootfs_instance *inst, const struct dos_config *cfg)
+/* The repository as it is now, for the instance: parallel builds add
+ * packages to it while this one runs, and apt refuses a file: source whose
+ * index changed since `apt-get update` ("Can't find a source to
+ * download"). A bind of the live index file does not hold: the rename that
+ * replaces it detaches a mount on it. So the instance gets a folder of its
+ * own with copies of the indices, and the live pools bound into it (they
+ * only grow, and are never renamed). */
+static int instance_repo_view(struct dos_ctx *ctx, struct dos_rootfs_instance *inst)
+{
+	static const char *const sections[] = { "", "buildonly/" };
+	_cleanup_free_ char *view = dos_path_join(inst->dir, "repo");
+
+	for (size_t i = 0; i < 2; i++) {
+		_cleanup_free_ char *from = dos_xasprintf("%s/%sPackages", inst->repo, sections[i]);
+		_cleanup_free_ char *to = dos_xasprintf("%s/%sPackages", view, sections[i]);
+		_cleanup_free_ char *pool = dos_xasprintf("%s/%spool", view, sections[i]);
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+
+		if (dos_mkdir_p(ctx, pool, 0755) < 0 ||
+		    (access(from, R_OK) == 0 && dos_read_file(ctx, from, SIZE_MAX, &data, &len) < 0) ||
+		    dos_write_file_atomic(ctx, to, data ? data : "", len, 0644) < 0)
+			return dos_error_prefix(ctx, "local repository index");
+	}
+	inst->view = dos_xstrdup(view);
+	inst->pools[0] = dos_path_join(inst->repo, "pool");
+	inst->pools[1] = dos_path_join(inst->repo, "buildonly/pool");
+	inst->binds[inst->n_binds++] = (struct dos_sandbox_bind){
+		.src = inst->view, .dest = DOS_ROOTFS_REPO_PATH };
+	for (size_t i = 0; i < 2; i++)
+		if (access(inst->pools[i], F_OK) == 0)
+			inst->binds[inst->n_binds++] = (struct dos_sandbox_bind){
+				.src = inst->pools[i],
+				.dest = i == 0 ? DOS_ROOTFS_REPO_PATH "/pool"
+					       : DOS_ROOTFS_REPO_PATH "/buildonly/pool" };
+	return 0;
+}
+
+static int instance_binds(struct dos_ctx *ctx, struct dos_rootfs_instance *inst,
+			  const struct dos_config *cfg)
 {
 	inst->repo = repo_index_dir(cfg);
-	if (inst->repo)
-		inst->binds[inst->n_binds++] = (struct dos_sandbox_bind){
-			.src = inst->repo, .dest = DOS_ROOTFS_REPO_PATH };
+	return inst->repo ? instance_repo_view(ctx, inst) : 0;
 }
 
 static int instance_fill(struct dos_ctx *ctx, const struct rootfs_req *rq,
@@ -750,8 +787,8 @@ static int instance_fill(struct dos_ctx *ctx, const struct rootfs_req *rq,
 		r = unpack_tarball(ctx, rq->tarball, inst->root);
 	if (r < 0)
 		return r;
-	instance_binds(inst, rq->o->cfg);
-	if ((r = apt_sources(ctx, rq, inst->root, inst->repo != NULL)) < 0 ||
+	if ((r = instance_binds(ctx, inst, rq->o->cfg)) < 0 ||
+	    (r = apt_sources(ctx, rq, inst->root, inst->repo != NULL)) < 0 ||
 	    (r = net_files(ctx, inst->root)) < 0)
 		return r;
 	dos_debug(ctx, "%s: instance at '%s' (%s) in %lld ms", rq->what, inst->root,
@@ -772,6 +809,9 @@ static void instance_release(struct dos_rootfs_instance *inst, bool remove)
 	free(inst->root);
 	free(inst->key);
 	free(inst->repo);
+	free(inst->view);
+	free(inst->pools[0]);
+	free(inst->pools[1]);
 	free(inst);
 }
 

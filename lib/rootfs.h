@@ -40,10 +40,13 @@ struct dos_rootfs_instance {
 	char *key;          /* the content key of the cached root it copies */
 	bool overlay;       /* root is an overlay mount on the cached tree */
 	char *repo;         /* the local repository (host folder), or NULL */
-	/* What the sandbox should bind: repo read-only at
-	 * DOS_ROOTFS_REPO_PATH, when cfg->repo holds a Packages index. */
-	struct dos_sandbox_bind binds[1];
+	/* What the sandbox should bind read-only, when cfg->repo holds a
+	 * Packages index: at DOS_ROOTFS_REPO_PATH, view (the instance's copy
+	 * of the repository's indices), and in it repo's pools (see
+	 * instance_repo_view). */
+	struct dos_sandbox_bind binds[3];
 	size_t n_binds;
+	char *view, *pools[2];
 };
 
 /* The content key (64 hex digits) of a root: sha256 over a format tag,

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "builtin.h"
 #include "jsonpos.h"
 
 #include <errno.h>
@@ -82,6 +83,7 @@ struct parser {
 	struct dos_ctx *ctx;
 	struct dos_config *cfg;
 	const char *file;
+	const char *run_dir;  /* where workDir and output.directory start */
 	struct jsonpos pos;
 };
 
@@ -671,7 +673,8 @@ static json_t *platform_effective(const json_t *given)
 static void bundle_set_path(struct parser *p, json_t *b, const char *key, const char *fallback)
 {
 	const json_t *given = json_object_get(p->cfg->root, key);
-	_cleanup_free_ char *abs = dos_path_absolute(p->cfg->dir,
+	const char *base = strcmp(key, "workDir") ? p->cfg->dir : p->run_dir;
+	_cleanup_free_ char *abs = dos_path_absolute(base,
 		given ? json_string_value(given) : fallback);
 
 	json_object_set_new(b, key, json_string(abs));
@@ -693,7 +696,7 @@ static json_t *output_effective(struct parser *p, const json_t *given)
 	static const char *const methods[] = { "zstd", "gzip", NULL };
 	json_t *out = given ? json_deep_copy(given) : json_object();
 	const json_t *dir = json_object_get(out, "directory");
-	_cleanup_free_ char *abs = dos_path_absolute(p->cfg->dir, dir ? json_string_value(dir) : ".");
+	_cleanup_free_ char *abs = dos_path_absolute(p->run_dir, dir ? json_string_value(dir) : ".");
 
 	set_default(out, "compression", strlist(methods));
 	json_object_set_new(out, "directory", json_string(abs));
@@ -847,15 +850,18 @@ static int parse_root(struct parser *p, const char *text, size_t len)
 	return check_options(p, "", p->cfg->root, L_TOP);
 }
 
-int dos_config_load_text(struct dos_ctx *ctx, const char *text, size_t len, const char *name,
-			 const char *base_dir, struct dos_config **out)
+static int config_parse(struct dos_ctx *ctx, const char *text, size_t len, const char *name,
+			const char *base_dir, const char *run_dir, struct dos_config **out)
 {
 	struct dos_config *cfg = dos_xcalloc(1, sizeof(*cfg));
+	_cleanup_free_ char *run = NULL;
 	struct parser p = { .ctx = ctx, .cfg = cfg, .file = name };
 	int r;
 
 	cfg->path = dos_xstrdup(name);
 	cfg->dir = dos_path_absolute(NULL, base_dir ? base_dir : ".");
+	run = run_dir ? dos_path_absolute(NULL, run_dir) : dos_xstrdup(cfg->dir);
+	p.run_dir = run;
 	r = parse_root(&p, text, len);
 	if (r == 0) {
 		cfg->bundle = bundle_effective(&p);
@@ -871,11 +877,17 @@ int dos_config_load_text(struct dos_ctx *ctx, const char *text, size_t len, cons
 	return 0;
 }
 
-int dos_config_load_file(struct dos_ctx *ctx, const char *path, struct dos_config **out)
+int dos_config_load_text(struct dos_ctx *ctx, const char *text, size_t len, const char *name,
+			 const char *base_dir, struct dos_config **out)
 {
-	_cleanup_free_ char *text = NULL;
-	_cleanup_free_ char *dir = NULL;
-	size_t len;
+	return config_parse(ctx, text, len, name, base_dir, NULL, out);
+}
+
+int dos_config_load_file_at(struct dos_ctx *ctx, const char *path, const char *name,
+			    const char *run_dir, struct dos_config **out)
+{
+	_cleanup_free_ char *text = NULL, *dir = NULL;
+	size_t len = 0;
 	int r;
 
 	r = dos_read_file(ctx, path, 16 << 20, &text, &len);
@@ -885,19 +897,22 @@ int dos_config_load_file(struct dos_ctx *ctx, const char *path, struct dos_confi
 		return dos_error_prefix(ctx, "configuration");
 	}
 	dir = dos_path_dirname(path);
-	return dos_config_load_text(ctx, text, len, path, dir, out);
+	return config_parse(ctx, text, len, name ? name : path, dir, run_dir, out);
 }
 
-extern const char dos_default_config_text[];
+int dos_config_load_file(struct dos_ctx *ctx, const char *path, struct dos_config **out)
+{
+	return dos_config_load_file_at(ctx, path, NULL, NULL, out);
+}
 
 const char *dos_config_default_text(void)
 {
-	return dos_default_config_text;
+	return dos_builtin_files[0].data;
 }
 
 int dos_config_load_default(struct dos_ctx *ctx, struct dos_config **out)
 {
-	return dos_config_load_text(ctx, dos_default_config_text, strlen(dos_default_config_text),
+	return dos_config_load_text(ctx, dos_builtin_files[0].data, dos_builtin_files[0].size,
 				    "<built-in>", NULL, out);
 }
 

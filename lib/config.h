@@ -79,12 +79,20 @@ struct dos_config {
  * with file:line:column and the code is DOS_ECONFIG (or DOS_EIO). */
 int dos_config_load_file(struct dos_ctx *ctx, const char *path, struct dos_config **out);
 
+/* The same, naming it name in messages (NULL: path), with workDir and
+ * output.directory relative to run_dir (NULL: the file's folder) while its
+ * other paths start from the file's folder. */
+int dos_config_load_file_at(struct dos_ctx *ctx, const char *path, const char *name,
+			    const char *run_dir, struct dos_config **out);
+
 /* Parses configuration text; name is used in messages, base_dir is where
  * relative paths start. */
 int dos_config_load_text(struct dos_ctx *ctx, const char *text, size_t len, const char *name,
 			 const char *base_dir, struct dos_config **out);
 
-/* The built-in default configuration, as embedded in the binary. */
+/* The built-in default configuration's text, as embedded in the binary,
+ * and that text parsed alone (its recipes are not written out: see
+ * builtin.h for a configuration that builds). */
 const char *dos_config_default_text(void);
 int dos_config_load_default(struct dos_ctx *ctx, struct dos_config **out);
 

@@ -1,3 +1,4 @@
+#include "builtin.h"
 #include "cmd.h"
 
 #include <jansson.h>
@@ -7,7 +8,7 @@ int cmd_load_config(struct cmd_args *args, const char *path)
 {
 	if (path)
 		return dos_config_load_file(args->ctx, path, &args->cfg);
-	return dos_config_load_default(args->ctx, &args->cfg);
+	return dos_builtin_load(args->ctx, &args->cfg);
 }
 
 void cmd_print_json(const void *json_value)

@@ -370,6 +370,13 @@ static char *source_info(const struct dos_report_pkg *p, bool python)
 								     : str(p->version));
 }
 
+/* A file:// URL is the local repository on the build machine: a build
+ * path, which the bundle must not hold, and no place to download from. */
+static const char *download_location(const char *url)
+{
+	return url && *url && strncmp(url, "file:", 5) != 0 ? url : "NOASSERTION";
+}
+
 static json_t *sbom_package(const struct dos_report_pkg *p, bool python,
 			    const struct dos_report_input *in, json_t *used, json_t *refs)
 {
@@ -382,7 +389,7 @@ static json_t *sbom_package(const struct dos_report_pkg *p, bool python,
 	json_t *pkg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}",
 				"SPDXID", id, "name", str(p->name), "versionInfo", str(p->version),
 				"supplier", "NOASSERTION",
-				"downloadLocation", p->url && *p->url ? p->url : "NOASSERTION",
+				"downloadLocation", download_location(p->url),
 				"filesAnalyzed", 0, "licenseConcluded", "NOASSERTION",
 				"licenseDeclared", lic ? lic : "NOASSERTION",
 				"copyrightText", "NOASSERTION", "externalRefs",

@@ -39,8 +39,14 @@ int cmd_load_config(struct cmd_args *args, const char *path);
 /* Prints a JSON value on stdout (indented), followed by a newline. */
 void cmd_print_json(const void *json_value);
 
-/* Steps 4-6 on args->cfg, with the result printed (bundle and build). */
-int cmd_bundle_run(struct cmd_args *args);
+/* Steps 4-6 on args->cfg, with the result printed (bundle and build).
+ * root (may be NULL) gets the finished tree's path (the caller frees). */
+int cmd_bundle_run(struct cmd_args *args, char **root);
+
+/* `diracos check` of bundle with args->cfg's tests settings, for build:
+ * the verdict on one line, the whole report when something fails (or the
+ * report as JSON). Returns 1 on failures, like check. */
+int cmd_check_after_build(struct cmd_args *args, const char *bundle);
 
 /* Steps 1-3 on args->cfg: every configured package, or only `names` and
  * what depends on them; `force` rebuilds those named (packages and build). */

@@ -5,6 +5,7 @@
 
 static int run_build(struct cmd_args *args)
 {
+	_cleanup_free_ char *root = NULL;
 	int r = cmd_parse_options(args, &cmd_build, NULL, NULL, NULL);
 
 	if (r == OPTS_HELP)
@@ -18,9 +19,11 @@ static int run_build(struct cmd_args *args)
 		return r;
 	/* Run even with no package configured: it removes what is no longer. */
 	r = cmd_packages_run(args, NULL, NULL, true);
-	if (r < 0)
-		return r;
-	return cmd_bundle_run(args);
+	if (r == 0)
+		r = cmd_bundle_run(args, &root);
+	if (r == 0)
+		r = cmd_check_after_build(args, root);
+	return r;
 }
 
 const struct cmd cmd_build = {
@@ -29,8 +32,12 @@ const struct cmd cmd_build = {
 	"usage: diracos build [CONFIG]\n"
 	"\n"
 	"Runs every step: the local repository, our own Python, the configured\n"
-	"packages, then the bundle (extraction, pip, finalize, pack). With no\n"
-	"CONFIG, builds the built-in default bundle (see `diracos config\n"
-	"--default`). Packages whose content key is unchanged are not rebuilt\n"
-	"(see `diracos packages --help`).\n",
+	"packages, then the bundle (extraction, pip, finalize, pack), then\n"
+	"`diracos check` on it. With no CONFIG, builds the built-in default\n"
+	"bundle (see `diracos config --default`). Packages whose content key is\n"
+	"unchanged are not rebuilt (see `diracos packages --help`). Prints the\n"
+	"tarballs with their sizes, and the check's verdict.\n"
+	"\n"
+	"exit status: 0 built and checked, 1 a step failed or check found failures,\n"
+	"2 bad usage or configuration.\n",
 };

@@ -46,7 +46,7 @@ static void print_result(struct dos_ctx *ctx, const struct dos_bundle_result *re
 }
 
 /* Shared with `build` (see cmd.h). */
-int cmd_bundle_run(struct cmd_args *args)
+int cmd_bundle_run(struct cmd_args *args, char **root)
 {
 	struct dos_bundle_result res;
 	int r;
@@ -56,6 +56,8 @@ int cmd_bundle_run(struct cmd_args *args)
 		print_result_json(&res);
 	else if (r == 0)
 		print_result(args->ctx, &res);
+	if (r == 0 && root)
+		*root = dos_xstrdup(res.root);
 	dos_bundle_result_release(&res);
 	return r;
 }
@@ -73,7 +75,7 @@ static int run_bundle(struct cmd_args *args)
 	r = cmd_load_config(args, args->argc ? args->argv[0] : NULL);
 	if (r < 0)
 		return r;
-	return cmd_bundle_run(args);
+	return cmd_bundle_run(args, NULL);
 }
 
 const struct cmd cmd_bundle = {

@@ -245,6 +245,32 @@ static void report_print(const struct dos_check_report *r, const char *source, F
 		fprintf(out, "check: no failures\n");
 }
 
+/* --- after build --- */
+
+int cmd_check_after_build(struct cmd_args *args, const char *bundle)
+{
+	struct dos_check_opts o = { .bundle = bundle, .tests = &args->cfg->tests,
+				    .work_dir = args->cfg->work_dir, .name = args->cfg->name };
+	struct dos_check_report rep;
+	size_t failures;
+	int r = dos_check_run(args->ctx, &o, &rep);
+
+	if (r < 0)
+		return r;
+	failures = dos_check_failures(&rep);
+	if (args->ctx->json) {
+		json_t *j = report_json(&rep, bundle);
+		cmd_print_json(j);
+		json_decref(j);
+	} else if (failures) {
+		report_print(&rep, bundle, stdout);
+	} else {
+		printf("check: no failures\n");
+	}
+	dos_check_report_release(&rep);
+	return failures ? 1 : 0;
+}
+
 /* --- the command --- */
 
 static int run_check(struct cmd_args *args)

@@ -51,17 +51,21 @@ finish() { [ "$TEST_FAILED" -eq 0 ]; }
 
 # shared_python: our CPython 3.13 (configs/python3.13.json), built once per
 # machine into a workDir that every test and every later run shares, since
-# the build takes 5 to 11 minutes on 2 cores. Later calls find its content
-# key unchanged and build nothing; a change to the recipe or its inputs
-# rebuilds it. Prints the local repository's path (for a test
-# configuration's "repo"); fails with the build's output on stderr.
+# the build takes 5 to 11 minutes on 2 cores. The folder is named by a hash
+# of the configuration and its recipe, so checkouts with other versions of
+# them do not rebuild each other's; later calls find the content key
+# unchanged and build nothing. Prints the local repository's path (for a
+# test configuration's "repo"); fails with the build's output on stderr.
 # DIRACOS_TEST_SHARED moves the shared folder (default /var/tmp/diracos-tests).
 shared_python() {
-	_sp_dir=${DIRACOS_TEST_SHARED:-/var/tmp/diracos-tests}/python3.13
+	_sp_cfg=$DIRACOS_SRC/configs/python3.13.json
+	_sp_recipe=$(sed -n 's|.*"recipe": "\.\./\(recipes/[^"]*\)".*|\1|p' "$_sp_cfg")
+	_sp_key=$(cat "$_sp_cfg" "$DIRACOS_SRC/$_sp_recipe" | sha256sum | cut -c1-12)
+	_sp_dir=${DIRACOS_TEST_SHARED:-/var/tmp/diracos-tests}/python3.13-$_sp_key
 	mkdir -p "$_sp_dir" || return 1
 	sed -e "s|\"workDir\": \"../diracos-work\"|\"workDir\": \"$_sp_dir/work\"|" \
 		-e "s|\"\.\./recipes/|\"$DIRACOS_SRC/recipes/|" \
-		"$DIRACOS_SRC/configs/python3.13.json" >"$_sp_dir/python.json.new" &&
+		"$_sp_cfg" >"$_sp_dir/python.json.new" &&
 		mv "$_sp_dir/python.json.new" "$_sp_dir/python.json" || return 1
 	if ! flock "$_sp_dir/lock" "$DIRACOS_BIN" packages "$_sp_dir/python.json" \
 		>"$_sp_dir/last.log" 2>&1; then

@@ -15,7 +15,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "1..0 # SKIP needs root (mmdebstrap --mode=root)"
 	exit 0
 fi
-plan 39
+plan 47
 
 # --- the sources and the recipes
 mkdir -p "$TMP/greet-1.0" "$TMP/recipes"
@@ -114,6 +114,40 @@ sed -i 's/"mild"/"hot"/' "$TMP/diracos.json"
 run packages "$TMP/diracos.json"
 like "$OUT" "^libgreet: built" "an option changed: rebuilt"
 like "$(cat "$REPO/records/libgreet.log")" "opt=hot" "with the new option in its environment"
+
+# --- a patch (patchDir/<name>.patch) rebuilds its package and what builds on it
+mkdir -p "$TMP/patches"
+cat >"$TMP/patches/libgreet.patch" <<'P'
+--- a/libgreet.c
++++ b/libgreet.c
+@@ -1,2 +1,2 @@
+ #include "greet.h"
+-const char *greet_text(void) { return "hello from libgreet"; }
++const char *greet_text(void) { return "hello from the patched libgreet"; }
+P
+run packages "$TMP/diracos.json"
+like "$OUT" "^libgreet: built" "libgreet's patch appeared: libgreet is rebuilt"
+like "$OUT" "^greet: built" "and greet, built on it"
+like "$(cat "$REPO/records/libgreet.log")" "patch" "the patch step is in libgreet's log"
+run packages "$TMP/diracos.json"
+is "$OUT" "libgreet: up to date
+greet: up to date" "a second run rebuilds nothing"
+cat >"$TMP/patches/greet.patch" <<'P'
+--- a/greet.c
++++ b/greet.c
+@@ -1,3 +1,4 @@
+ #include <stdio.h>
+ #include <greet.h>
++/* patched */
+ int main(void) { puts(greet_text()); return 0; }
+P
+run packages "$TMP/diracos.json"
+like "$OUT" "^libgreet: up to date$" "greet's patch appeared: libgreet is not rebuilt"
+like "$OUT" "^greet: built" "greet is"
+rm -r "$TMP/patches"
+run packages "$TMP/diracos.json"
+like "$OUT" "^libgreet: built" "the patches removed: libgreet is rebuilt"
+like "$OUT" "^greet: built" "and greet"
 
 # --- --force rebuilds; what builds on it keeps its key
 run packages "$TMP/diracos.json" --force libgreet

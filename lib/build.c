@@ -1000,7 +1000,9 @@ int dos_build_packages(struct dos_ctx *ctx, const struct dos_config *cfg,
 	memset(report, 0, sizeof(*report));
 	if (cfg->n_packages == 0 && !repo_exists(cfg))
 		return 0;
-	r = dos_repo_open(ctx, cfg->repo, 0, &a.repo);
+	/* Another diracos using the repository (a bundle reading it, a build
+	 * writing it) is waited for, with a message, as its work is whole. */
+	r = dos_repo_open(ctx, cfg->repo, DOS_REPO_WAIT, &a.repo);
 	if (r == 0)
 		r = dos_cache_open(ctx, NULL, &a.cache);
 	if (r == 0)

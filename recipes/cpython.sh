@@ -34,6 +34,19 @@ apply_debian_security_patches() {
 		[ -n "$p" ] || continue
 		echo "applying debian/patches/$p"
 		patch -p1 --forward --no-backup-if-mismatch <"$d/$p" >/dev/null
+		sed -n 's|^+++ b/\(Modules/[^/]*\.c\).*|\1|p' "$d/$p" >>/tmp/debian-src/touched
+	done
+	# A fix backported from a later branch may use internal headers in a
+	# module that this branch's setup.py builds as a plain extension
+	# (CVE-2026-4224's pycore_ceval.h in 3.11's pyexpat.c): such a module
+	# then declares itself part of the core, as later branches' modules do.
+	[ -f setup.py ] || return 0
+	sort -u /tmp/debian-src/touched | while read -r f; do
+		grep -q "[\"']${f#Modules/}[\"']" setup.py || continue
+		if grep -q '^#include "pycore_' "$f" && ! grep -q 'Py_BUILD_CORE' "$f"; then
+			echo "$f: uses internal headers: built with Py_BUILD_CORE_MODULE"
+			sed -i '1i #ifndef Py_BUILD_CORE_BUILTIN\n#  define Py_BUILD_CORE_MODULE 1\n#endif' "$f"
+		fi
 	done
 }
 apply_debian_security_patches

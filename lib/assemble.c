@@ -1,4 +1,5 @@
 #include "assemble.h"
+#include "assemble_rpm.h"
 #include "dist.h"
 #include "extract.h"
 #include "mirror.h"
@@ -154,16 +155,16 @@ int dos_assemble_resolve(struct dos_ctx *ctx, const struct dos_config *cfg,
 	int r;
 
 	memset(as, 0, sizeof(*as));
-	if (strcmp(cfg->platform.backend, "deb"))
-		return dos_error(ctx, DOS_ENOTIMPL, "platform.backend '%s' is not built yet (issue 8)",
-				 cfg->platform.backend);
 	r = dos_cache_open(ctx, cache_dir, &as->cache);
 	if (r == 0)
 		r = dos_resolver_new(ctx, cfg->platform.backend, cfg->platform.arch, &as->resolver);
-	if (r == 0)
+	if (r == 0 && !strcmp(cfg->platform.backend, "rpm"))
+		r = dos_assemble_rpm_repos(ctx, cfg, as);
+	else if (r == 0) {
 		r = add_local_repository(ctx, cfg, as);
-	if (r == 0)
-		r = add_distribution(ctx, cfg, as);
+		if (r == 0)
+			r = add_distribution(ctx, cfg, as);
+	}
 	if (r == 0)
 		r = dos_resolver_closure(as->resolver, &req, &as->closure);
 	return r;

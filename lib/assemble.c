@@ -400,7 +400,8 @@ static struct dos_report_pkg *report_packages(const struct dos_closure *c,
 			.name = p->name, .version = p->version, .arch = p->arch,
 			.source = p->source, .source_version = p->source_version,
 			.license = i < x->n_pkgs ? x->pkgs[i].license : NULL,
-			.sha256 = p->sha256, .url = p->url,
+			/* The local repository's path is a build path: not shipped. */
+			.sha256 = p->sha256, .url = strncmp(p->url, "file://", 7) ? p->url : NULL,
 		};
 	}
 	return pkgs;

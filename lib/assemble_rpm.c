@@ -7,8 +7,10 @@
  * (".": the mirror itself), e.g. "BaseOS/x86_64/os". Its repomd.xml is
  * downloaded afresh on every run; the primary metadata goes through the
  * cache under the sha256 repomd.xml names. The local repository is the one
- * createrepo_c wrote in cfg->repo. */
+ * createrepo_c wrote in <cfg->repo>/rpm (repo_rpm.h); its build-only
+ * section is never read here. */
 #include "assemble_rpm.h"
+#include "repo_rpm.h"
 #include "resolve_rpm.h"
 #include "util.h"
 
@@ -130,8 +132,9 @@ static int add_distribution(struct dos_ctx *ctx, const struct dos_config *cfg,
  * still checked against repomd.xml (a half-written repository fails). */
 static int add_local(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_assembly *as)
 {
-	_cleanup_free_ char *repomd = dos_xasprintf("%s/repodata/repomd.xml", cfg->repo);
-	_cleanup_free_ char *base = dos_xasprintf("file://%s", cfg->repo);
+	_cleanup_free_ char *dir = dos_repo_rpm_dir(cfg->repo, false);
+	_cleanup_free_ char *repomd = dos_xasprintf("%s/repodata/repomd.xml", dir);
+	_cleanup_free_ char *base = dos_xasprintf("file://%s", dir);
 	_cleanup_free_ char *primary = NULL;
 	struct dos_rpmmd_data d = { 0 };
 	char got[DOS_SHA256_HEX];
@@ -141,12 +144,12 @@ static int add_local(struct dos_ctx *ctx, const struct dos_config *cfg, struct d
 		return 0;
 	r = dos_rpmmd_find_data(ctx, repomd, "primary", &d);
 	if (r == 0) {
-		primary = dos_path_join(cfg->repo, d.location);
+		primary = dos_path_join(dir, d.location);
 		r = dos_sha256_file(ctx, primary, got);
 	}
 	if (r == 0 && strcmp(got, d.sha256))
 		r = dos_error(ctx, DOS_ECHECKSUM, "local repository '%s': primary metadata '%s': "
-			      "sha256 mismatch (expected %s, got %s)", cfg->repo, d.location,
+			      "sha256 mismatch (expected %s, got %s)", dir, d.location,
 			      d.sha256, got);
 	if (r == 0)
 		r = dos_resolver_add_rpmmd(as->resolver, "local", primary, base_name(d.location), base,

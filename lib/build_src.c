@@ -498,7 +498,8 @@ static int specs_collect(struct dos_ctx *ctx, const struct dos_config *cfg,
 {
 	*n = 0;
 	for (size_t i = 0; i < cfg->n_packages; i++) {
-		if (!is_src_package(&cfg->packages[i]))
+		/* rpm: a .src.rpm needs no Sources index (build_rpm.c). */
+		if (!is_src_package(&cfg->packages[i]) || !strcmp(cfg->platform.backend, "rpm"))
 			continue;
 		int r = src_spec_of(ctx, cfg, &cfg->packages[i], &specs[*n]);
 		if (r < 0)

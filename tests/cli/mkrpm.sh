@@ -26,8 +26,12 @@ mkrpm_build() { # SPEC [PAYLOAD]
 		--nodeps --quiet -bb "$1" >"$RPMTOP/build.log" 2>&1 || { cat "$RPMTOP/build.log" >&2; return 1; }
 }
 
-mkrpm_srpm() { # SPEC: a source package, into $RPMTOP/SRPMS
-	rpmbuild --define "_topdir $RPMTOP" --nodeps --quiet -bs "$1" >"$RPMTOP/build.log" 2>&1 ||
+mkrpm_srpm() { # SPEC [SOURCE...]: a source package, into $RPMTOP/SRPMS
+	spec=$1
+	shift
+	mkdir -p "$RPMTOP/SOURCES"
+	for f in "$@"; do cp "$f" "$RPMTOP/SOURCES/"; done
+	rpmbuild --define "_topdir $RPMTOP" --nodeps --quiet -bs "$spec" >"$RPMTOP/build.log" 2>&1 ||
 		{ cat "$RPMTOP/build.log" >&2; return 1; }
 }
 

@@ -1,0 +1,29 @@
+/* The local repository for platform.backend "rpm": rpm-md repositories
+ * written with createrepo_c, beside the records repo.c keeps.
+ *
+ *   <repo>/rpm/<file>.rpm              packages the bundle may ship
+ *   <repo>/rpm/repodata/               their rpm-md metadata (sha256)
+ *   <repo>/rpm-buildonly/<file>.rpm    build-only packages
+ *   <repo>/rpm-buildonly/repodata/
+ *   <repo>/records/<name>.json, .log   as for .deb (see repo.h): the
+ *                                      outputs' filenames are relative to
+ *                                      <repo> ("rpm/x-1-1.x86_64.rpm")
+ *
+ * The caller holds the repository's writer lock (a dos_repo handle). */
+#pragma once
+
+#include "context.h"
+#include "repo.h"
+
+#include <stddef.h>
+
+/* <repo>/rpm or <repo>/rpm-buildonly; the caller frees. */
+char *dos_repo_rpm_dir(const char *repo_path, bool build_only);
+
+/* Replaces the outputs of the configured package rec->name with the given
+ * .rpm files (each checked to be an RPM, its name, version and arch read
+ * with `rpm -qp`), regenerates the section's metadata with createrepo_c,
+ * then writes the record and removes the package's older files.
+ * Thread-safe. */
+int dos_repo_rpm_commit(struct dos_ctx *ctx, const char *repo_path,
+			const struct dos_repo_record *rec, const char *const *rpms, size_t n);

@@ -101,6 +101,13 @@ static char *dep_one_text(Pool *pool, Id dep)
 	if (rd->flags == REL_MULTIARCH && !ISRELDEP(rd->name))
 		return dos_xasprintf("%s:%s", pool_id2str(pool, rd->name), pool_id2str(pool, rd->evr));
 	op = rel_op(rd->flags);
+	/* rpm's spelling: "libfoo > 1.0", as rpm -q --requires prints it. */
+	if (op && !ISRELDEP(rd->evr) && pool->disttype == DISTTYPE_RPM) {
+		_cleanup_free_ char *name = dep_one_text(pool, rd->name);
+
+		return dos_xasprintf("%s %s %s", name, rd->flags == REL_GT ? ">" :
+				     rd->flags == REL_LT ? "<" : op, pool_id2str(pool, rd->evr));
+	}
 	if (op && !ISRELDEP(rd->evr)) {
 		_cleanup_free_ char *name = dep_one_text(pool, rd->name);
 

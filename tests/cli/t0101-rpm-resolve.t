@@ -9,7 +9,7 @@
 . "$(dirname "$0")/mkrpm.sh"
 set -e
 
-plan 16
+plan 18
 
 mkrpm_init "$TMP/top"
 mkrpm_glibc
@@ -65,6 +65,11 @@ like "$OUT" "^richb " "(richa >= 2 or richb): richb, richa being 1.0"
 if printf '%s\n' "$OUT" | grep -q "^glibc"; then ok 1 "the platform (glibc by default) stays out"; else ok 0 "the platform (glibc by default) stays out"; fi
 run resolve "$TMP/diracos.json" --why nginx-ish
 is "$OUT" "tool <- nginx-ish" "--why gives the chain through the virtual provide"
+run resolve "$TMP/diracos.json" --json
+printf '%s' "$OUT" | grep -q '"reason": *"webserver >= 2"'
+ok $? "the reason is the requirement in rpm's spelling"
+printf '%s' "$OUT" | grep -q '"reason": *"libepoch >= 1:1.0"'
+ok $? "with its epoch"
 
 # A requirement no version satisfies: a clear error.
 sed 's/"tool"\]/"tool", "nosuch"]/' "$TMP/diracos.json" >"$TMP/unknown.json"

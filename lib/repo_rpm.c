@@ -203,3 +203,29 @@ int dos_repo_rpm_commit(struct dos_ctx *ctx, const char *repo_path,
 	free(o);
 	return r;
 }
+
+void dos_repo_rpm_verify_output(const char *repo_path, const char *record, const json_t *output,
+				struct dos_strv *problems)
+{
+	const char *fn = json_string_value(json_object_get(output, "filename"));
+	const char *sha = json_string_value(json_object_get(output, "sha256"));
+	_cleanup_free_ char *path = NULL;
+	char got[DOS_SHA256_HEX];
+	struct dos_ctx quiet;
+	struct stat st;
+
+	dos_ctx_init(&quiet);
+	if (!fn || strstr(fn, "..") || (strncmp(fn, "rpm/", 4) && strncmp(fn, "rpm-buildonly/", 14))) {
+		dos_strv_push_owned(problems, dos_xasprintf("record '%s': output '%s' is not in an rpm "
+							    "section", record, fn ? fn : "?"));
+		return;
+	}
+	path = dos_path_join(repo_path, fn);
+	if (stat(path, &st) < 0 || (uint64_t)st.st_size !=
+	    (uint64_t)json_integer_value(json_object_get(output, "size")))
+		dos_strv_push_owned(problems, dos_xasprintf("'%s': missing or of another size than "
+							    "record '%s' says", fn, record));
+	else if (!sha || dos_sha256_file(&quiet, path, got) < 0 || strcmp(got, sha))
+		dos_strv_push_owned(problems, dos_xasprintf("'%s': sha256 differs from record '%s'",
+							    fn, record));
+}

@@ -15,6 +15,8 @@
 #include "context.h"
 #include "repo.h"
 
+#include <jansson.h>
+
 #include <stddef.h>
 
 /* <repo>/rpm or <repo>/rpm-buildonly; the caller frees. */
@@ -27,3 +29,9 @@ char *dos_repo_rpm_dir(const char *repo_path, bool build_only);
  * Thread-safe. */
 int dos_repo_rpm_commit(struct dos_ctx *ctx, const char *repo_path,
 			const struct dos_repo_record *rec, const char *const *rpms, size_t n);
+
+/* For dos_repo_verify: one output of an rpm record (its filename under
+ * <repo>/rpm or <repo>/rpm-buildonly, size and sha256) checked on disk;
+ * a problem is appended as an "object: cause" line. */
+void dos_repo_rpm_verify_output(const char *repo_path, const char *record, const json_t *output,
+				struct dos_strv *problems);

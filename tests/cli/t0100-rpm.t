@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 set -e
 
-plan 30
+plan 32
 
 mkrpm_init "$TMP/top"
 mkrpm_glibc
@@ -141,6 +141,15 @@ rm -rf "$TMP/out"
 run bundle "$TMP/diracos.json"
 like "$ERR" "in the cache .*sha256 mismatch" "a tampered rpm in the cache is a clear error"
 [ ! -e "$GZ" ]; ok $? "and leaves no tarball"
+
+# diracos verify checks the rpm outputs of the local repository.
+# (an empty download cache: only the repository is checked)
+export DIRACOS_CACHE="$TMP/nocache"
+run verify "$TMP/diracos.json"
+is "$STATUS" 0 "verify: the local rpm repository is whole"
+printf 'X' | dd of="$R/rpm/notes-2.0-3.x86_64.rpm" bs=1 seek=500 conv=notrunc 2>/dev/null
+run verify "$TMP/diracos.json"
+like "$OUT$ERR" "rpm/notes-2.0-3.x86_64.rpm': sha256 differs from record 'notes'" "a damaged local .rpm is found"
 
 # An rpm-md repository that is not there: a clear error naming it.
 sed "s|\"os\"\]|\"os\", \"missing\"]|" "$TMP/diracos.json" >"$TMP/missing.json"

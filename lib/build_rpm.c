@@ -339,24 +339,63 @@ struct srpm {
 	struct dos_rootfs_instance *inst;
 };
 
+static bool is_url(const char *src)
+{
+	return !strncmp(src, "http://", 7) || !strncmp(src, "https://", 8) ||
+	       !strncmp(src, "file://", 7);
+}
+
+#define SRPM_MAX (1ULL << 31)
+
+int dos_build_rpm_pin(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_package *pinned)
+{
+	for (size_t i = 0; i < cfg->n_packages; i++) {
+		struct dos_package *p = &pinned[i];
+		_cleanup_free_ char *path = NULL;
+		char hex[DOS_SHA256_HEX];
+		json_t *o;
+
+		if (!p->src || p->recipe || !dos_build_rpm_is_srpm(p->src) || is_url(p->src))
+			continue;
+		path = dos_path_absolute(cfg->dir, p->src);
+		if (dos_sha256_file(ctx, path, hex) < 0)
+			return dos_error_prefix(ctx, "package '%s': source package '%s'", p->name, p->src);
+		/* The options may be shared with cfg: the copy gets the digest. */
+		o = json_deep_copy(p->options);
+		json_object_set_new(o, "srcSha256", json_string(hex));
+		json_decref(p->options);
+		p->options = o;
+		p->src = json_string_value(json_object_get(o, "src"));
+		p->recipe = json_string_value(json_object_get(o, "recipe"));
+		p->version = json_string_value(json_object_get(o, "version"));
+	}
+	return 0;
+}
+
 static int srpm_fetch(struct srpm *s)
 {
 	const char *src = s->o->pkg->src;
+	const char *want = json_string_value(json_object_get(s->o->pkg->options, "srcSha256"));
 	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ char *data = NULL;
+	char got[DOS_SHA256_HEX];
 	size_t len;
 	int r;
 
-	if (!strncmp(src, "http://", 7) || !strncmp(src, "https://", 8) || !strncmp(src, "file://", 7))
+	if (is_url(src))
 		r = dos_fetch_to_file(s->ctx, src, s->file);
 	else {
 		path = dos_path_absolute(s->o->cfg->dir, src);
-		r = dos_read_file(s->ctx, path, 1ULL << 31, &data, &len);
+		r = dos_read_file(s->ctx, path, SRPM_MAX, &data, &len);
 		if (r == 0)
 			r = dos_write_file_atomic(s->ctx, s->file, data, len, 0644);
 	}
+	if (r == 0 && want && (r = dos_sha256_file(s->ctx, s->file, got)) == 0 && strcmp(got, want))
+		r = dos_error(s->ctx, DOS_ECHECKSUM, "changed since the plan was made (sha256 %s, "
+			      "expected %s)", got, want);
 	if (r < 0)
 		return dos_error_prefix(s->ctx, "source package '%s'", src);
+	log_line(s->log, "diracos: source package sha256 %s\n", want ? want : "(from a URL)");
 	return 0;
 }
 

@@ -46,3 +46,9 @@ int dos_build_rpm_src_package(struct dos_ctx *ctx, const struct dos_build_opts *
 
 /* Whether s names a .src.rpm. */
 bool dos_build_rpm_is_srpm(const char *s);
+
+/* For the plan (called by dos_build_src_pin on its copy of the packages):
+ * a .src.rpm given by path enters the content key by its content, as the
+ * option "srcSha256" (checked again when the build reads the file).
+ * Errors: a .src.rpm that cannot be read. */
+int dos_build_rpm_pin(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_package *pinned);

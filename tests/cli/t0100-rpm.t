@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 set -e
 
-plan 32
+plan 35
 
 mkrpm_init "$TMP/top"
 mkrpm_glibc
@@ -98,6 +98,14 @@ ok $? "createrepo_c wrote both sections' metadata"
 grep -q '"rpm/greet-1.0-1.x86_64.rpm"' "$R/records/greet.json"; ok $? "the record lists the outputs"
 run packages "$TMP/diracos.json"
 like "$OUT" "greet: up to date" "an unchanged package is not rebuilt"
+grep -q '"srcSha256"' "$R/records/greet.json"; ok $? "the .src.rpm enters the content key by its sha256"
+# New content under the same file name: rebuilt.
+echo '/* changed */' >>"$TMP/greet-1.0/greet.c"
+tar czf "$TMP/greet-1.0.tar.gz" -C "$TMP" greet-1.0
+mkrpm_srpm "$RPM_SPECS/greet.spec" "$TMP/greet-1.0.tar.gz"
+run packages "$TMP/diracos.json"
+like "$OUT" "greet: built" "a .src.rpm with new content is rebuilt"
+like "$OUT" "notes: up to date" "and only it"
 
 run resolve "$TMP/diracos.json"
 like "$OUT" "^greet +1.0-1 .*local" "resolve takes greet from the local repository"

@@ -416,6 +416,7 @@ static int write_reports(struct dos_ctx *ctx, const struct dos_config *cfg, cons
 		.bundle_name = cfg->name, .bundle_version = cfg->version,
 		.arch = cfg->platform.arch, .date = date, .pkgs = pkgs, .n_pkgs = c->n,
 		.environment = cfg->environment, .unset_environment = &cfg->unset_environment,
+		.rpm = !strcmp(cfg->platform.backend, "rpm"),
 	};
 	int r;
 

@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 set -e
 
-plan 35
+plan 36
 
 mkrpm_init "$TMP/top"
 mkrpm_glibc
@@ -132,6 +132,7 @@ readelf -d "$B/usr/bin/hello" | grep -q '(RPATH).*\$ORIGIN/../lib64'
 ok $? "the program has an \$ORIGIN-relative DT_RPATH to lib64"
 [ ! -e "$B/usr/share/glibc-test" ]; ok $? "the platform package (glibc) is not extracted"
 grep -q "^libhello 1.0-1" "$B/versions.txt"; ok $? "versions.txt lists the rpm packages"
+grep -q '"pkg:rpm/libhello@1.0-1?arch=x86_64"' "$B/sbom.spdx.json"; ok $? "the SBOM names rpm packages with pkg:rpm purls"
 is "$("$B/usr/bin/greet" 2>&1)" "hello from the patched srpm" "the program rebuilt from the patched .src.rpm runs relocated"
 is "$("$B/usr/bin/notes" 2>&1)" "notes from the recipe rpm" "the recipe's program runs relocated"
 is "$(cat "$B/usr/share/notes/data.txt")" "data" "with its data file"

@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 set -e
 
-plan 36
+plan 37
 
 mkrpm_init "$TMP/top"
 mkrpm_glibc
@@ -128,6 +128,7 @@ is "$out" "hello from the rpm bundle" "the hard link (content in the set's last 
 cmp -s "$B/usr/bin/hello" "$B/usr/bin/hello-hard"; ok $? "with the program's content"
 is "$(readlink "$B/usr/bin/hello-abs")" "hello" "the absolute symlink becomes relative"
 [ ! -e "$B/var/log/hello.log" ]; ok $? "the %ghost file is not in the bundle"
+is "$("$B/usr/bin/hello-cap" 2>&1)" "hello from the rpm bundle" "a file with %caps is extracted as a plain file, without them"
 readelf -d "$B/usr/bin/hello" | grep -q '(RPATH).*\$ORIGIN/../lib64'
 ok $? "the program has an \$ORIGIN-relative DT_RPATH to lib64"
 [ ! -e "$B/usr/share/glibc-test" ]; ok $? "the platform package (glibc) is not extracted"

@@ -2,6 +2,7 @@
  * packages over the plan. See build.h; the .deb writer is build_deb.c. */
 #include "build.h"
 #include "build_rpm.h"
+#include "repo_rpm.h"
 #include "dist.h"
 #include "mirror.h"
 #include "pack.h"
@@ -860,7 +861,10 @@ static int stale_remove(struct all *a, struct dos_build_report *rep)
 		if (dos_config_find_package(a->cfg, names.v[i]))
 			continue;
 		dos_info(a->ctx, "package '%s': no longer configured; removing its outputs", names.v[i]);
-		r = dos_repo_remove(a->ctx, a->repo, names.v[i]);
+		if (is_rpm(a->cfg))
+			r = dos_repo_rpm_remove(a->ctx, dos_repo_path(a->repo), names.v[i]);
+		else
+			r = dos_repo_remove(a->ctx, a->repo, names.v[i]);
 		if (r == 0)
 			report_add(rep, names.v[i], DOS_BUILD_REMOVED);
 	}

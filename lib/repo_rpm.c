@@ -204,6 +204,44 @@ int dos_repo_rpm_commit(struct dos_ctx *ctx, const char *repo_path,
 	return r;
 }
 
+static int remove_locked(struct dos_ctx *ctx, const char *repo, const char *name)
+{
+	_cleanup_free_ char *json = record_path(repo, name, "json");
+	_cleanup_free_ char *log = record_path(repo, name, "log");
+	json_t *old = record_old(repo, name);
+	int r = 0;
+
+	if (!old)
+		return 0;
+	if (old_remove(repo, old, NULL, 0)) {
+		for (int s = 0; r == 0 && s < 2; s++) {
+			_cleanup_free_ char *dir = dos_repo_rpm_dir(repo, s);
+			if (access(dir, F_OK) == 0)
+				r = metadata_write(ctx, dir);
+		}
+	}
+	json_decref(old);
+	/* The record goes last: a crash before leaves it, and the next run
+	 * removes what is left. */
+	if (r == 0 && unlink(json) < 0 && errno != ENOENT)
+		r = dos_error_errno(ctx, DOS_EIO, errno, "cannot remove '%s'", json);
+	if (r == 0)
+		unlink(log);
+	return r;
+}
+
+int dos_repo_rpm_remove(struct dos_ctx *ctx, const char *repo_path, const char *name)
+{
+	int r;
+
+	if (!*name || strchr(name, '/') || name[0] == '.')
+		return dos_error(ctx, DOS_EFORMAT, "record '%s': not a package name", name);
+	pthread_mutex_lock(&commit_lock);
+	r = remove_locked(ctx, repo_path, name);
+	pthread_mutex_unlock(&commit_lock);
+	return r;
+}
+
 void dos_repo_rpm_verify_output(const char *repo_path, const char *record, const json_t *output,
 				struct dos_strv *problems)
 {

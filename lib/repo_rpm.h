@@ -30,6 +30,11 @@ char *dos_repo_rpm_dir(const char *repo_path, bool build_only);
 int dos_repo_rpm_commit(struct dos_ctx *ctx, const char *repo_path,
 			const struct dos_repo_record *rec, const char *const *rpms, size_t n);
 
+/* Removes a configured package's .rpm files, regenerates the metadata of
+ * the sections that held them, then removes its record and log (a package
+ * no longer configured). A name without a record is fine. */
+int dos_repo_rpm_remove(struct dos_ctx *ctx, const char *repo_path, const char *name);
+
 /* For dos_repo_verify: one output of an rpm record (its filename under
  * <repo>/rpm or <repo>/rpm-buildonly, size and sha256) checked on disk;
  * a problem is appended as an "object: cause" line. */

@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 set -e
 
-plan 37
+plan 40
 
 mkrpm_init "$TMP/top"
 mkrpm_glibc
@@ -165,5 +165,13 @@ like "$OUT$ERR" "rpm/notes-2.0-3.x86_64.rpm': sha256 differs from record 'notes'
 sed "s|\"os\"\]|\"os\", \"missing\"]|" "$TMP/diracos.json" >"$TMP/missing.json"
 run bundle "$TMP/missing.json"
 like "$ERR" "rpm-md repository 'http://127.0.0.1:$HTTP_PORT/missing'.*404" "a missing repository names its URL"
+
+# A package no longer configured: its .rpm and metadata entry go.
+unset DIRACOS_CACHE
+grep -v '"name": "notes"' "$TMP/diracos.json" | sed 's/, "notes"\]/]/' >"$TMP/fewer.json"
+run packages "$TMP/fewer.json"
+like "$OUT" "notes: removed" "packages removes a package no longer configured"
+[ ! -e "$R/rpm/notes-2.0-3.x86_64.rpm" ] && [ ! -e "$R/records/notes.json" ]; ok $? "its .rpm and record are gone"
+zcat "$R/rpm/repodata/"*primary.xml.gz | grep -q '<name>notes</name>'; [ $? -ne 0 ]; ok $? "and the metadata no longer names it"
 
 finish

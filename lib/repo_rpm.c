@@ -10,6 +10,7 @@
 #include "run.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -79,10 +80,8 @@ static int out_stage(struct dos_ctx *ctx, const char *repo, bool build_only, con
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	_cleanup_free_ char *dest = NULL;
 	struct stat st;
-	int r = rpm_query(ctx, path, o);
+	int r;
 
-	if (r < 0)
-		return r;
 	o->rel = dos_xasprintf("%s/%s", build_only ? "rpm-buildonly" : "rpm", base);
 	dest = dos_path_join(repo, o->rel);
 	r = dos_sha256_file(ctx, path, o->sha256);
@@ -165,6 +164,42 @@ static bool old_remove(const char *repo, json_t *old, const struct rpm_out *o, s
 	return gone;
 }
 
+/* A binary package another configured package already produces is
+ * refused: the closure could not tell which of the two ships. */
+static int owner_check(struct dos_ctx *ctx, const char *repo, const char *name,
+		       const struct rpm_out *o, size_t n)
+{
+	_cleanup_free_ char *dir = dos_path_join(repo, "records");
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int r = 0;
+
+	while (d && r == 0 && (e = readdir(d))) {
+		size_t len = strlen(e->d_name), k;
+		_cleanup_free_ char *other = NULL, *path = NULL;
+		json_t *j, *out;
+
+		if (len <= 5 || strcmp(e->d_name + len - 5, ".json") || e->d_name[0] == '.')
+			continue;
+		other = dos_xasprintf("%.*s", (int)(len - 5), e->d_name);
+		if (!strcmp(other, name))
+			continue;
+		path = dos_path_join(dir, e->d_name);
+		j = json_load_file(path, 0, NULL);
+		json_array_foreach(json_object_get(j, "outputs"), k, out) {
+			const char *pkg = json_string_value(json_object_get(out, "package"));
+			for (size_t i = 0; r == 0 && pkg && i < n; i++)
+				if (!strcmp(pkg, o[i].package))
+					r = dos_error(ctx, DOS_ECONFIG, "binary package '%s' is already "
+						      "built by the configured package '%s'", pkg, other);
+		}
+		json_decref(j);
+	}
+	if (d)
+		closedir(d);
+	return r;
+}
+
 static int commit_locked(struct dos_ctx *ctx, const char *repo, const struct dos_repo_record *rec,
 			 const char *const *rpms, size_t n, struct rpm_out *o)
 {
@@ -173,6 +208,10 @@ static int commit_locked(struct dos_ctx *ctx, const char *repo, const struct dos
 	json_t *old = record_old(repo, rec->name);
 	int r = dos_mkdir_p(ctx, dir, 0755);
 
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = rpm_query(ctx, rpms[i], &o[i]);
+	if (r == 0)
+		r = owner_check(ctx, repo, rec->name, o, n);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = out_stage(ctx, repo, rec->build_only, rpms[i], &o[i]);
 	if (r == 0)

@@ -25,7 +25,8 @@ char *dos_repo_rpm_dir(const char *repo_path, bool build_only);
 /* Replaces the outputs of the configured package rec->name with the given
  * .rpm files (each checked to be an RPM, its name, version and arch read
  * with `rpm -qp`), regenerates the section's metadata with createrepo_c,
- * then writes the record and removes the package's older files.
+ * then writes the record and removes the package's older files. A binary
+ * package another record already lists is refused (DOS_ECONFIG).
  * Thread-safe. */
 int dos_repo_rpm_commit(struct dos_ctx *ctx, const char *repo_path,
 			const struct dos_repo_record *rec, const char *const *rpms, size_t n);

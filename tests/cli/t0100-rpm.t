@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 set -e
 
-plan 40
+plan 41
 
 mkrpm_init "$TMP/top"
 mkrpm_glibc
@@ -173,5 +173,11 @@ run packages "$TMP/fewer.json"
 like "$OUT" "notes: removed" "packages removes a package no longer configured"
 [ ! -e "$R/rpm/notes-2.0-3.x86_64.rpm" ] && [ ! -e "$R/records/notes.json" ]; ok $? "its .rpm and record are gone"
 zcat "$R/rpm/repodata/"*primary.xml.gz | grep -q '<name>notes</name>'; [ $? -ne 0 ]; ok $? "and the metadata no longer names it"
+
+# Two configured packages producing the same binary package: refused.
+sed "s|\"packages\": \[|\"packages\": [\n    {\"name\": \"greet-again\", \"src\": \"$TMP/srctop/SRPMS/greet-1.0-1.src.rpm\", \"pkgList\": [\"greet\"]},|" \
+	"$TMP/fewer.json" >"$TMP/twice.json"
+run packages "$TMP/twice.json"
+like "$ERR" "binary package 'greet' is already built by the configured package 'greet" "a binary package two configured packages build is refused"
 
 finish

@@ -1,4 +1,5 @@
 #include "assemble.h"
+#include "assemble_rpm.h"
 #include "dist.h"
 #include "extract.h"
 #include "mirror.h"
@@ -154,16 +155,16 @@ int dos_assemble_resolve(struct dos_ctx *ctx, const struct dos_config *cfg,
 	int r;
 
 	memset(as, 0, sizeof(*as));
-	if (strcmp(cfg->platform.backend, "deb"))
-		return dos_error(ctx, DOS_ENOTIMPL, "platform.backend '%s' is not built yet (issue 8)",
-				 cfg->platform.backend);
 	r = dos_cache_open(ctx, cache_dir, &as->cache);
 	if (r == 0)
 		r = dos_resolver_new(ctx, cfg->platform.backend, cfg->platform.arch, &as->resolver);
-	if (r == 0)
+	if (r == 0 && !strcmp(cfg->platform.backend, "rpm"))
+		r = dos_assemble_rpm_repos(ctx, cfg, as);
+	else if (r == 0) {
 		r = add_local_repository(ctx, cfg, as);
-	if (r == 0)
-		r = add_distribution(ctx, cfg, as);
+		if (r == 0)
+			r = add_distribution(ctx, cfg, as);
+	}
 	if (r == 0)
 		r = dos_resolver_python_takeover(as->resolver, "local", &as->python);
 	if (r == 0)
@@ -404,7 +405,8 @@ static struct dos_report_pkg *report_packages(const struct dos_closure *c,
 			.name = p->name, .version = p->version, .arch = p->arch,
 			.source = p->source, .source_version = p->source_version,
 			.license = i < x->n_pkgs ? x->pkgs[i].license : NULL,
-			.sha256 = p->sha256, .url = p->url,
+			/* The local repository's path is a build path: not shipped. */
+			.sha256 = p->sha256, .url = strncmp(p->url, "file://", 7) ? p->url : NULL,
 		};
 	}
 	return pkgs;
@@ -419,6 +421,7 @@ static int write_reports(struct dos_ctx *ctx, const struct dos_config *cfg, cons
 		.bundle_name = cfg->name, .bundle_version = cfg->version,
 		.arch = cfg->platform.arch, .date = date, .pkgs = pkgs, .n_pkgs = c->n,
 		.environment = cfg->environment, .unset_environment = &cfg->unset_environment,
+		.rpm = !strcmp(cfg->platform.backend, "rpm"),
 	};
 	int r;
 

@@ -1,6 +1,8 @@
 /* Steps 1-3: recipe builds in the sandbox, and the whole set of configured
  * packages over the plan. See build.h; the .deb writer is build_deb.c. */
 #include "build.h"
+#include "build_rpm.h"
+#include "repo_rpm.h"
 #include "dist.h"
 #include "mirror.h"
 #include "pack.h"
@@ -582,6 +584,11 @@ static int root_sources_list(struct build *b)
 	return write_all(b->ctx, fd, list, strlen(list), path);
 }
 
+static bool is_rpm(const struct dos_config *cfg)
+{
+	return cfg->platform.backend && !strcmp(cfg->platform.backend, "rpm");
+}
+
 static int root_make(struct build *b)
 {
 	struct dos_rootfs_opts ro = { .cfg = b->o->cfg, .variant = "buildd" };
@@ -591,9 +598,13 @@ static int root_make(struct build *b)
 
 	/* One at a time: dist.c's temporary InRelease name is per process,
 	 * and the first use of a root runs mmdebstrap once anyway. */
-	pthread_mutex_lock(&root_lock);
-	r = dos_rootfs_instance(b->ctx, &ro, dir, &b->inst);
-	pthread_mutex_unlock(&root_lock);
+	if (is_rpm(b->o->cfg))
+		r = dos_build_rpm_root_instance(b->ctx, b->o->cfg, b->o->pkg, dir, &b->inst);
+	else {
+		pthread_mutex_lock(&root_lock);
+		r = dos_rootfs_instance(b->ctx, &ro, dir, &b->inst);
+		pthread_mutex_unlock(&root_lock);
+	}
 	if (r == 0)
 		r = root_sources_list(b);
 	if (r < 0 || b->o->pkg->build_dependencies.n == 0)
@@ -689,6 +700,17 @@ static int steps_run(struct build *b)
 
 /* --- package and commit --- */
 
+/* platform.backend "rpm": the tree becomes an .rpm (build_rpm.c). */
+static int package_commit_rpm(struct build *b)
+{
+	struct dos_build_rpm_tree t = {
+		.o = b->o, .inst = b->inst, .destdir = b->destdir, .workdir = b->dir,
+		.log = b->log, .epoch = b->epoch, .timeout_s = b->timeout_s,
+	};
+
+	return dos_build_rpm_tree_commit(b->ctx, &t);
+}
+
 static int package_commit(struct build *b)
 {
 	const struct dos_package *p = b->o->pkg;
@@ -701,8 +723,11 @@ static int package_commit(struct build *b)
 				       .log_path = b->log, .build_only = p->build_only };
 	const char *debs[] = { b->deb };
 	struct dos_deb_result res;
-	int r = dos_build_deb(b->ctx, &d, &res);
+	int r;
 
+	if (is_rpm(b->o->cfg))
+		return package_commit_rpm(b);
+	r = dos_build_deb(b->ctx, &d, &res);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < res.missing.n; i++)
@@ -735,6 +760,8 @@ int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 	struct build b;
 	int r;
 
+	if (o->pkg->src && !o->pkg->recipe && is_rpm(o->cfg))
+		return dos_build_rpm_src_package(ctx, o);
 	if (o->pkg->src && !o->pkg->recipe)
 		return dos_build_src_package(ctx, o);
 	r = build_check(ctx, o->pkg);
@@ -834,7 +861,10 @@ static int stale_remove(struct all *a, struct dos_build_report *rep)
 		if (dos_config_find_package(a->cfg, names.v[i]))
 			continue;
 		dos_info(a->ctx, "package '%s': no longer configured; removing its outputs", names.v[i]);
-		r = dos_repo_remove(a->ctx, a->repo, names.v[i]);
+		if (is_rpm(a->cfg))
+			r = dos_repo_rpm_remove(a->ctx, dos_repo_path(a->repo), names.v[i]);
+		else
+			r = dos_repo_remove(a->ctx, a->repo, names.v[i]);
 		if (r == 0)
 			report_add(rep, names.v[i], DOS_BUILD_REMOVED);
 	}

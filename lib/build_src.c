@@ -14,6 +14,7 @@
  * then the .deb files pkgList and excludePatterns keep (never a dbgsym)
  * are committed to the local repository with the build record. */
 #include "build.h"
+#include "build_rpm.h"
 #include "dist.h"
 #include "mirror.h"
 #include "rootfs.h"
@@ -498,7 +499,8 @@ static int specs_collect(struct dos_ctx *ctx, const struct dos_config *cfg,
 {
 	*n = 0;
 	for (size_t i = 0; i < cfg->n_packages; i++) {
-		if (!is_src_package(&cfg->packages[i]))
+		/* rpm: a .src.rpm needs no Sources index (build_rpm.c). */
+		if (!is_src_package(&cfg->packages[i]) || !strcmp(cfg->platform.backend, "rpm"))
 			continue;
 		int r = src_spec_of(ctx, cfg, &cfg->packages[i], &specs[*n]);
 		if (r < 0)
@@ -542,6 +544,8 @@ int dos_build_src_pin(struct dos_ctx *ctx, const struct dos_config *cfg, struct 
 	if (r == 0) {
 		*out = dos_xcalloc(cap, sizeof(**out));
 		pinned_fill(cfg, *out, picks, where, n);
+		if (!strcmp(cfg->platform.backend, "rpm"))
+			r = dos_build_rpm_pin(ctx, cfg, *out);
 	}
 	for (size_t i = 0; i < cap; i++) {
 		dos_build_src_spec_release(&specs[i]);

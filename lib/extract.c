@@ -175,6 +175,7 @@ void extract_deb_inner_close(struct deb *d)
 
 static void deb_close(struct deb *d)
 {
+	extract_rpm_close(d);
 	extract_deb_inner_close(d);
 	if (d->outer)
 		archive_read_free(d->outer);
@@ -244,7 +245,11 @@ int extract_deb_inner_open(struct dos_ctx *ctx, struct deb *d)
 
 int extract_deb_inner_next(struct dos_ctx *ctx, struct deb *d, struct archive_entry **ae)
 {
-	int r = archive_read_next_header(d->inner, ae);
+	int r;
+
+	if (d->rpm)
+		return extract_rpm_next(ctx, d, ae);
+	r = archive_read_next_header(d->inner, ae);
 
 	if (r == ARCHIVE_EOF)
 		return 0;
@@ -715,9 +720,10 @@ static int hardlink_from_deb(struct worker *w, struct item *it, const char *targ
 	char rel[PATH_MAX];
 	bool found = false;
 	struct deb d;
-	int r = deb_open(&w->ctx, &d, w->pkg->path);
+	int r = extract_is_rpm(w->pkg->path) ? extract_rpm_open(&w->ctx, &d, w->pkg->path) :
+		deb_open(&w->ctx, &d, w->pkg->path);
 
-	while (r >= 0 && (r = deb_next(&w->ctx, &d)) > 0 && r != M_DATA)
+	while (r >= 0 && !d.rpm && (r = deb_next(&w->ctx, &d)) > 0 && r != M_DATA)
 		;
 	if (r == M_DATA)
 		r = extract_deb_inner_open(&w->ctx, &d);
@@ -850,7 +856,7 @@ static int entry_extract(struct worker *w, struct deb *d, struct archive_entry *
 static int data_extract(struct worker *w, struct deb *d)
 {
 	struct archive_entry *ae;
-	int r = extract_deb_inner_open(&w->ctx, d);
+	int r = d->rpm ? 0 : extract_deb_inner_open(&w->ctx, d);
 
 	while (r >= 0 && (r = extract_deb_inner_next(&w->ctx, d, &ae)) > 0) {
 		if (stopped(w->sh))
@@ -864,11 +870,27 @@ static int data_extract(struct worker *w, struct deb *d)
 
 /* --- workers --- */
 
+/* An .rpm: its payload is the data; it has no maintainer scripts we read. */
+static int rpm_extract(struct worker *w)
+{
+	struct deb d;
+	int r = extract_rpm_open(&w->ctx, &d, w->pkg->path);
+
+	if (r == 0)
+		r = data_extract(w, &d);
+	deb_close(&d);
+	return r;
+}
+
 static int deb_extract(struct worker *w)
 {
 	bool control = false, data = false;
 	struct deb d;
-	int r = deb_open(&w->ctx, &d, w->pkg->path);
+	int r;
+
+	if (extract_is_rpm(w->pkg->path))
+		return rpm_extract(w);
+	r = deb_open(&w->ctx, &d, w->pkg->path);
 
 	while (r >= 0 && (r = deb_next(&w->ctx, &d)) > 0) {
 		if (r == M_CONTROL && !control)

@@ -1,4 +1,5 @@
-/* Unpacking Debian binary packages into a bundle root, in parallel.
+/* Unpacking Debian binary packages (and RPM packages: their cpio payload,
+ * see extract_rpm.c) into a bundle root, in parallel.
  *
  * Every archive is hostile: files are written relative to an open folder of
  * the root, one component at a time and never through a symlink; absolute
@@ -17,7 +18,7 @@
 
 struct dos_extract_pkg {
 	const char *name;       /* package name (":arch" allowed), for messages */
-	const char *path;       /* the .deb file */
+	const char *path;       /* the .deb file (or .rpm: told by its magic) */
 };
 
 /* From `update-alternatives --install LINK NAME PATH PRIORITY [--slave

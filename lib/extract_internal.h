@@ -26,11 +26,16 @@ void *extract_vec_push(void *pv, size_t *n, size_t size);
 
 /* --- reading a .deb (extract.c) --- */
 
+struct rpm_links;
+
+/* A .deb, or an .rpm (rpm set: inner reads its cpio payload directly). */
 struct deb {
 	struct archive *outer, *inner;
 	int fd;
 	int members;
 	char member[64];
+	bool rpm;
+	struct rpm_links *links;   /* rpm: hard-link sets held back */
 };
 
 const char *extract_aerr(struct archive *a);
@@ -39,6 +44,16 @@ int extract_deb_inner_open(struct dos_ctx *ctx, struct deb *d);
 /* 1 with the next entry, 0 at the end. */
 int extract_deb_inner_next(struct dos_ctx *ctx, struct deb *d, struct archive_entry **ae);
 void extract_deb_inner_close(struct deb *d);
+
+/* --- reading an .rpm (extract_rpm.c) --- */
+
+/* Whether the file starts with rpm's lead magic. */
+bool extract_is_rpm(const char *path);
+/* Opens the payload as d->inner; the caller closes d as a .deb's. */
+int extract_rpm_open(struct dos_ctx *ctx, struct deb *d, const char *path);
+/* As extract_deb_inner_next, hard-link sets given content first. */
+int extract_rpm_next(struct dos_ctx *ctx, struct deb *d, struct archive_entry **ae);
+void extract_rpm_close(struct deb *d);
 
 /* --- clean paths and folders (extract_paths.c) --- */
 

@@ -9,6 +9,7 @@
  * package's record names its file, so what a crash left half-committed
  * disappears at the next commit. */
 #include "repo.h"
+#include "repo_rpm.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -1366,11 +1367,16 @@ static void verify_records(struct dos_ctx *ctx, struct dos_repo *repo, const str
 		json_t *j = record_load(repo, names.v[i]), *o;
 		size_t k;
 
+		const char *format = j ? json_string_value(json_object_get(j, "format")) : NULL;
+
 		if (!j || !json_is_string(json_object_get(j, "key")))
 			problem(problems, "record '%s': unreadable", names.v[i]);
 		json_array_foreach(json_object_get(j, "outputs"), k, o) {
 			const char *fn = json_string_value(json_object_get(o, "filename"));
-			if (!fn || !dos_strv_contains(indexed, fn))
+			/* .rpm outputs live in the rpm-md sections (repo_rpm.c). */
+			if (format && !strcmp(format, "rpm"))
+				dos_repo_rpm_verify_output(repo->path, names.v[i], o, problems);
+			else if (!fn || !dos_strv_contains(indexed, fn))
 				problem(problems, "record '%s': output '%s' is in no index", names.v[i],
 					fn ? fn : "?");
 			else

@@ -317,7 +317,7 @@ static char *pypi_name(const char *name)
 	return n;
 }
 
-static char *purl(const struct dos_report_pkg *p, bool python, const char *bundle_arch)
+static char *purl(const struct dos_report_pkg *p, bool python, const char *bundle_arch, bool rpm)
 {
 	_cleanup_free_ char *name = python ? pypi_name(str(p->name)) : dos_xstrdup(str(p->name));
 	_cleanup_free_ char *ename = purl_encode(name);
@@ -326,6 +326,8 @@ static char *purl(const struct dos_report_pkg *p, bool python, const char *bundl
 
 	if (python)
 		return dos_xasprintf("pkg:pypi/%s@%s", ename, ever);
+	if (rpm)
+		return dos_xasprintf("pkg:rpm/%s@%s?arch=%s", ename, ever, arch);
 	return dos_xasprintf("pkg:deb/debian/%s@%s?arch=%s", ename, ever, arch);
 }
 
@@ -380,8 +382,8 @@ static const char *download_location(const char *url)
 static json_t *sbom_package(const struct dos_report_pkg *p, bool python,
 			    const struct dos_report_input *in, json_t *used, json_t *refs)
 {
-	_cleanup_free_ char *id = spdx_id(python ? "pypi" : "deb", str(p->name), used);
-	_cleanup_free_ char *locator = purl(p, python, in->arch);
+	_cleanup_free_ char *id = spdx_id(python ? "pypi" : in->rpm ? "rpm" : "deb", str(p->name), used);
+	_cleanup_free_ char *locator = purl(p, python, in->arch, in->rpm);
 	_cleanup_free_ char *lic = p->license && *p->license ? license_expression(p->license, refs)
 							     : NULL;
 	_cleanup_free_ char *info = source_info(p, python);

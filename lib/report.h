@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct dos_report_pkg {
@@ -30,6 +31,7 @@ struct dos_report_input {
 	const json_t *environment;             /* object: NAME -> value using $DIRACOS */
 	const struct dos_strv *unset_environment;
 	const char *python_version;            /* "3.11", or NULL: no Python in the bundle */
+	bool rpm;                              /* the packages are RPMs: pkg:rpm purls */
 };
 
 /* root/versions.txt: the bundle, then "name version" per package, sorted,

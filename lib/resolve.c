@@ -21,18 +21,17 @@ int dos_resolver_new(struct dos_ctx *ctx, const char *backend, const char *arch,
 	struct dos_resolver *r;
 
 	*out = NULL;
-	if (!backend || strcmp(backend, "deb") != 0) {
-		if (backend && strcmp(backend, "rpm") == 0)
-			return dos_error(ctx, DOS_ENOTIMPL, "resolver: the rpm backend is not built yet");
+	if (!backend || (strcmp(backend, "deb") && strcmp(backend, "rpm")))
 		return dos_error(ctx, DOS_ECONFIG, "resolver: unknown backend '%s' (expected deb or rpm)",
 				 backend ? backend : "");
-	}
 	if (!arch || !*arch)
 		return dos_error(ctx, DOS_ECONFIG, "resolver: no architecture given");
 	r = dos_xcalloc(1, sizeof(*r));
 	r->ctx = ctx;
 	r->pool = pool_create();
-	pool_setdisttype(r->pool, DISTTYPE_DEB);
+	r->rpm = !strcmp(backend, "rpm");
+	/* rpm: epochs, rpmvercmp, rich dependencies; "noarch" is installable. */
+	pool_setdisttype(r->pool, r->rpm ? DISTTYPE_RPM : DISTTYPE_DEB);
 	/* For deb, libsolv adds "all" to the policy: both are installable. */
 	pool_setarch(r->pool, arch);
 	r->dirty = true;
@@ -107,6 +106,13 @@ static char *dep_one_text(Pool *pool, Id dep)
 	if (rd->flags == REL_MULTIARCH && !ISRELDEP(rd->name))
 		return dos_xasprintf("%s:%s", pool_id2str(pool, rd->name), pool_id2str(pool, rd->evr));
 	op = rel_op(rd->flags);
+	/* rpm's spelling: "libfoo > 1.0", as rpm -q --requires prints it. */
+	if (op && !ISRELDEP(rd->evr) && pool->disttype == DISTTYPE_RPM) {
+		_cleanup_free_ char *name = dep_one_text(pool, rd->name);
+
+		return dos_xasprintf("%s %s %s", name, rd->flags == REL_GT ? ">" :
+				     rd->flags == REL_LT ? "<" : op, pool_id2str(pool, rd->evr));
+	}
 	if (op && !ISRELDEP(rd->evr)) {
 		_cleanup_free_ char *name = dep_one_text(pool, rd->name);
 
@@ -778,7 +784,9 @@ int dos_resolver_closure(struct dos_resolver *r, const struct dos_closure_reques
 	if (ret == 0)
 		ret = jobs_add(r, req, req->manual, &job);
 	if (ret == 0) {
-		favor_choices(r->pool, &job);
+		/* dnf takes libsolv's own choices; apt's order is for deb. */
+		if (!r->rpm)
+			favor_choices(r->pool, &job);
 		ret = closure_solve(r, &job, &w.chosen);
 	}
 	if (ret == 0) {

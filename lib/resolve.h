@@ -15,8 +15,9 @@
 
 struct dos_resolver;
 
-/* backend: "deb" ("rpm" is not built yet: DOS_ENOTIMPL). arch: the
- * distribution's name for it ("amd64"); "all" packages are installable too. */
+/* backend: "deb" or "rpm" (rpm-md repositories: resolve_rpm.h). arch: the
+ * distribution's name for it ("amd64", "x86_64"); "all" and "noarch"
+ * packages are installable too. */
 int dos_resolver_new(struct dos_ctx *ctx, const char *backend, const char *arch,
 		     struct dos_resolver **out);
 void dos_resolver_free(struct dos_resolver *r);

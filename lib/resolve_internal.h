@@ -31,4 +31,5 @@ struct dos_resolver {
 	size_t nextra;
 	struct dos_strv repo_names;
 	bool dirty;               /* whatprovides must be rebuilt */
+	bool rpm;                 /* the rpm backend: DISTTYPE_RPM */
 };

@@ -1,4 +1,5 @@
 #include "assemble.h"
+#include "bytecode.h"
 #include "assemble_rpm.h"
 #include "dist.h"
 #include "extract.h"
@@ -380,6 +381,23 @@ static int relocate_tree(struct dos_ctx *ctx, const struct dos_config *cfg, cons
 }
 
 /* The effective configuration, inside the bundle, for check and test. */
+/* After relocation: relocation removed the packages' bytecode. */
+static int bytecode_tree(struct dos_ctx *ctx, const struct dos_config *cfg, const char *root,
+			 struct dos_bundle_result *res)
+{
+	struct dos_bytecode_report rep;
+	int r = dos_bytecode_compile(ctx, cfg, root, &rep);
+
+	if (r == 0 && rep.python)
+		dos_info(ctx, "bytecode: %llu files compiled by %s", (unsigned long long)rep.compiled,
+			 rep.python);
+	for (size_t i = 0; r == 0 && i < rep.failed.n; i++)
+		dos_strv_push_owned(&res->notes, dos_xasprintf("%s: does not compile, no bytecode",
+							       rep.failed.v[i]));
+	dos_bytecode_report_release(&rep);
+	return r;
+}
+
 static int write_effective_config(struct dos_ctx *ctx, const struct dos_config *cfg,
 				  const char *root)
 {
@@ -820,6 +838,8 @@ static int build_tree(struct dos_ctx *ctx, const struct dos_config *cfg, struct 
 		staging_park(ctx, st);
 		r = relocate_tree(ctx, cfg, res->root, res);
 	}
+	if (r == 0)
+		r = bytecode_tree(ctx, cfg, res->root, res);
 	if (r == 0)
 		r = write_reports(ctx, cfg, res->root, &as->closure, &x, *date);
 	clock_lap(ctx, clock, "finalize");

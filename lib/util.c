@@ -467,3 +467,14 @@ void dos_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const
 	if (n > 1)
 		qsort(base, n, size, cmp);
 }
+
+int dos_python3_minor(const char *name)
+{
+	char *end;
+	long minor;
+
+	if (strncmp(name, "python3.", 8) != 0 || name[8] < '0' || name[8] > '9')
+		return -1;
+	minor = strtol(name + 8, &end, 10);
+	return *end == '\0' && minor < 1000 ? (int)minor : -1;
+}

@@ -8,18 +8,8 @@
 # DIRACOS_SKIP_SLOW=1 skips this test.
 . "$(dirname "$0")/lib.sh"
 
-if [ "${DIRACOS_SKIP_SLOW:-0}" = 1 ]; then
-	echo "1..0 # SKIP DIRACOS_SKIP_SLOW=1 (the CPython build takes 5 to 11 minutes)"
-	exit 0
-fi
-if ! command -v mmdebstrap >/dev/null 2>&1; then
-	echo "1..0 # SKIP mmdebstrap is not installed"
-	exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root (mmdebstrap --mode=root)"
-	exit 0
-fi
+skip_if_slow "the CPython build takes 5 to 11 minutes"
+need_build_roots
 plan 36
 
 MODULES="ssl, sqlite3, ctypes, lzma, bz2, readline, decimal, uuid, zlib"

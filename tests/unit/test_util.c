@@ -176,6 +176,17 @@ static void test_strv(void **state)
 	dos_strv_release(&sv);
 }
 
+static void test_python3_minor(void **state)
+{
+	assert_int_equal(dos_python3_minor("python3.11"), 11);
+	assert_int_equal(dos_python3_minor("python3.13"), 13);
+	assert_int_equal(dos_python3_minor("python3"), -1);
+	assert_int_equal(dos_python3_minor("python3.11-minimal"), -1);
+	assert_int_equal(dos_python3_minor("python3.x"), -1);
+	assert_int_equal(dos_python3_minor("libpython3.11"), -1);
+	assert_int_equal(dos_python3_minor("python3.99999"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_run_capture_and_failure),
 		cmocka_unit_test(test_error_prefix_and_exit_status),
 		cmocka_unit_test(test_strv),
+		cmocka_unit_test(test_python3_minor),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -278,6 +278,12 @@ static void note_extraction(const struct dos_extract_result *x, struct dos_bundl
 	for (size_t i = 0; i < x->n_skipped; i++)
 		dos_strv_push_owned(&res->notes, dos_xasprintf("%s (%s): special file not extracted",
 			x->skipped[i].path, x->skipped[i].package));
+	/* A relocatable bundle never carries setuid/setgid files: say so,
+	 * since a package that needs them will not work as shipped. */
+	for (size_t i = 0; i < x->n_setids; i++)
+		dos_strv_push_owned(&res->notes, dos_xasprintf("%s (%s): %s bit dropped",
+			x->setids[i].path, x->setids[i].package,
+			x->setids[i].mode & S_ISUID ? "setuid" : "setgid"));
 	res->files = x->files;
 	res->bytes = x->bytes;
 }

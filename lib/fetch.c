@@ -26,7 +26,8 @@
 /* --- a temporary file, hashed while written --- */
 
 struct sink {
-	char *tmp_path;
+	char *tmp_path;         /* NULL: an unnamed file (O_TMPFILE) in dir */
+	char *dir;
 	int fd;
 	struct dos_sha256 *h;
 	uint64_t written;
@@ -36,8 +37,13 @@ struct sink {
 static int sink_open(struct dos_ctx *ctx, struct sink *s, const char *dir, const char *base,
 		     uint64_t limit)
 {
-	s->tmp_path = dos_xasprintf("%s/.%s.tmp-XXXXXX", dir, base);
-	s->fd = mkostemp(s->tmp_path, O_CLOEXEC);
+	/* Unnamed until verified: a killed run leaves nothing in the cache. */
+	s->tmp_path = NULL;
+	s->fd = dos_tmpfile_open(dir, 0644);
+	if (s->fd < 0) {
+		s->tmp_path = dos_xasprintf("%s/.%s.tmp-XXXXXX", dir, base);
+		s->fd = mkostemp(s->tmp_path, O_CLOEXEC);
+	}
 	if (s->fd < 0) {
 		int e = errno;
 		free(s->tmp_path);
@@ -45,6 +51,7 @@ static int sink_open(struct dos_ctx *ctx, struct sink *s, const char *dir, const
 		return dos_error_errno(ctx, DOS_EIO, e, "cannot create a temporary file in '%s'", dir);
 	}
 	fchmod(s->fd, 0644);
+	s->dir = dos_xstrdup(dir);
 	s->h = dos_sha256_new();
 	s->written = 0;
 	s->limit = limit;
@@ -62,6 +69,8 @@ static void sink_abort(struct sink *s)
 		unlink(s->tmp_path);
 	free(s->tmp_path);
 	s->tmp_path = NULL;
+	free(s->dir);
+	s->dir = NULL;
 	if (s->h)
 		dos_sha256_final(s->h, hex);
 	s->h = NULL;
@@ -113,13 +122,17 @@ static int sink_finish(struct dos_ctx *ctx, struct sink *s, const char *sha256, 
 {
 	dos_sha256_final(s->h, got);
 	s->h = NULL;
-	if (fsync(s->fd) < 0 || close(s->fd) < 0) {
+	/* An unnamed file stays open until sink_rename names it. */
+	if (fsync(s->fd) < 0 || (s->tmp_path && close(s->fd) < 0)) {
 		int e = errno;
-		s->fd = -1;
+		if (s->tmp_path)
+			s->fd = -1;
 		sink_abort(s);
-		return dos_error_errno(ctx, DOS_EIO, e, "cannot write a temporary file");
+		return dos_error_errno(ctx, DOS_EIO, e, "cannot write a temporary file in '%s'",
+				       s->dir);
 	}
-	s->fd = -1;
+	if (s->tmp_path)
+		s->fd = -1;
 	if ((size && size != s->written) || (sha256 && strcasecmp(sha256, got))) {
 		sink_abort(s);
 		return mismatch_error(ctx, sha256, got, size, s->written);
@@ -138,14 +151,25 @@ static void fsync_dir(const char *path)
 
 static int sink_rename(struct dos_ctx *ctx, struct sink *s, const char *final)
 {
-	if (rename(s->tmp_path, final) < 0) {
-		int e = errno;
+	int e = 0;
+
+	if (!s->tmp_path) {
+		e = -dos_tmpfile_link(s->fd, s->dir, final);
+		if (close(s->fd) < 0 && e == 0)
+			e = errno;
+		s->fd = -1;
+	} else if (rename(s->tmp_path, final) < 0) {
+		e = errno;
+	}
+	if (e) {
 		sink_abort(s);
 		return dos_error_errno(ctx, DOS_EIO, e, "cannot rename into '%s'", final);
 	}
 	fsync_dir(final);
 	free(s->tmp_path);
 	s->tmp_path = NULL;
+	free(s->dir);
+	s->dir = NULL;
 	return 0;
 }
 

@@ -666,6 +666,16 @@ static int staging_extract(struct dos_ctx *ctx, struct dos_assembly *as, char **
 	return r;
 }
 
+/* A file system error (a full disk, say) names the tree it happened in:
+ * the entry's own path is relative to it. */
+static int staging_extract_named(struct dos_ctx *ctx, struct dos_assembly *as, char **paths,
+				 struct staging *st, struct dos_extract_result *x)
+{
+	int r = staging_extract(ctx, as, paths, st, x);
+
+	return r == DOS_EIO ? dos_error_prefix(ctx, "staging tree '%s'", st->root) : r;
+}
+
 static int cmp_str_ptr(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -809,7 +819,7 @@ static int build_tree(struct dos_ctx *ctx, const struct dos_config *cfg, struct 
 		r = staging_open(ctx, cfg, st);
 	if (r == 0) {
 		res->root = dos_xstrdup(st->root);
-		r = staging_extract(ctx, as, paths, st, &x);
+		r = staging_extract_named(ctx, as, paths, st, &x);
 	}
 	clock_lap(ctx, clock, "extract");
 	if (r == 0) {

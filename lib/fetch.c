@@ -328,7 +328,8 @@ int dos_cache_writer_write(struct dos_ctx *ctx, struct dos_cache_writer *w, cons
 		return dos_error(ctx, DOS_ECHECKSUM, "size mismatch (expected %llu bytes, got more)",
 				 (unsigned long long)w->size);
 	if (e > 0)
-		return dos_error_errno(ctx, DOS_EIO, e, "cannot write into the cache");
+		return dos_error_errno(ctx, DOS_EIO, e, "cannot write into the cache '%s'",
+				       w->cache->root);
 	return 0;
 }
 
@@ -634,7 +635,7 @@ static char *curl_reason(const struct xfer *x, CURLcode rc, int stall_s)
 static void xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 {
 	long status = 0;
-	_cleanup_free_ char *what = NULL;
+	_cleanup_free_ char *what = NULL, *dir = NULL;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	x->http_status = (int)status;
@@ -646,6 +647,8 @@ static void xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 		xfer_verify(e, x);
 		return;
 	}
+	/* A full disk is named with its folder. */
+	dir = x->sink.dir ? dos_xstrdup(x->sink.dir) : NULL;
 	sink_abort(&x->sink);
 	if (rc == CURLE_WRITE_ERROR && x->write_err < 0 && !x->size) {
 		xfer_fail(e, x, DOS_EFORMAT, "larger than %llu bytes",
@@ -655,7 +658,8 @@ static void xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 				     (unsigned long long)x->size);
 		xfer_bad_body(e, x, what);
 	} else if (rc == CURLE_WRITE_ERROR && x->write_err > 0) {
-		xfer_fail(e, x, DOS_EIO, "cannot write: %s", strerror(x->write_err));
+		xfer_fail(e, x, DOS_EIO, "cannot write into '%s': %s", dir ? dir : "?",
+			  strerror(x->write_err));
 	} else if (rc == CURLE_HTTP_RETURNED_ERROR) {
 		what = dos_xasprintf("HTTP %ld", status);
 		if (status >= 500 || status == 408 || status == 429)

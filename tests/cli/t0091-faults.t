@@ -89,7 +89,7 @@ survived() {
 # --- a sound server: the reference tarball
 rules "# none"
 attempt
-is "$STATUS" 0 "a sound server: the bundle is made"
+is "$STATUS" 0 "with a sound server the bundle is made"
 [ "$STATUS" -eq 0 ] || diag "$ERR"
 cp "$TARBALL" "$TMP/reference.tar.gz"
 is "$GETS" 1 "with one request for the package file"

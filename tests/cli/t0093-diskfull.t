@@ -12,7 +12,7 @@ if [ -z "${DOS_T0093_NS:-}" ]; then
 		echo "1..0 # SKIP needs root and mount namespaces (tmpfs mounts)"
 		exit 0
 	fi
-	DOS_T0093_NS=1 exec unshare -m --propagation private "$0" "$@"
+	DOS_T0093_NS=1 exec unshare -m --propagation private sh "$0" "$@"
 fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mkrepo.sh"

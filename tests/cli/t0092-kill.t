@@ -15,14 +15,14 @@ fi
 plan $((23 + BUILD * 9))
 
 # --- a loopback archive with one package big enough for each stage to take
-# a moment: 30 MB that does not compress and 20000 small files.
+# a moment: 20 MB that does not compress and 8000 small files.
 mkrepo_init "$TMP/repo"
 mkdir -p "$TMP/st/libc6/usr/share/libc6" "$TMP/st/big/usr/share/big"
 echo platform >"$TMP/st/libc6/usr/share/libc6/marker"
-head -c 30000000 /dev/urandom >"$TMP/st/big/usr/share/big/blob"
+head -c 20000000 /dev/urandom >"$TMP/st/big/usr/share/big/blob"
 (
 	cd "$TMP/st/big/usr/share/big"
-	for d in $(seq 0 19); do
+	for d in $(seq 0 7); do
 		mkdir "d$d"
 		for f in $(seq 0 999); do echo "$d $f" >"d$d/f$f"; done
 	done
@@ -69,7 +69,7 @@ TARBALL="$TMP/out/killed-1.0-x86_64.tar.gz"
 # cache go: each case below starts from nothing).
 "$DIRACOS_BIN" -v bundle "$TMP/diracos.json" >/dev/null 2>"$TMP/ref.err"
 ok $? "an undisturbed run makes the reference tarball"
-diag "$(grep -E '^[a-z]+: [0-9.]+ s$' "$TMP/ref.err" | tr '\n' ' ')"
+diag "$(grep -E '^debug: [a-z]+: [0-9.]+ s$' "$TMP/ref.err" | tr '\n' ' ')"
 REF="$TMP/reference.tar.gz"
 mv "$TARBALL" "$REF"
 rm -rf "$TMP/work" "$TMP/out" "$TMP/cache"

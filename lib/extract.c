@@ -551,10 +551,15 @@ static int item_direct(struct worker *w, struct item *it, struct pentry *e, size
 	if (r == 1)
 		r = node_reuse(w, it, pfd, leaf, digest);
 	if (r == 1) {
-		if (unlinkat(pfd, leaf, 0) < 0)
-			r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot replace what is there");
-		else
+		if (unlinkat(pfd, leaf, 0) == 0)
 			r = node_create(w, it, pfd, leaf, digest);
+		/* A folder made for the files under this path (by another
+		 * package, say): the packages conflict, the disk is fine. */
+		else if (errno == EISDIR)
+			r = dos_error(&w->ctx, DOS_EFORMAT, "a folder is in the way, made for the "
+				      "files under this path");
+		else
+			r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot replace what is there");
 		if (r == 1)
 			r = dos_error(&w->ctx, DOS_EIO, "created by someone else meanwhile");
 	}

@@ -205,7 +205,7 @@ refused h-abs "'$C2/pwned'.*absolute path is refused"
 refused h-linkabs "usr/share/linkabs/out.*symlink: nothing is written through one"
 refused h-linkrel "usr/share/linkrel/out.*symlink: nothing is written through one"
 # (extracted in parallel: whichever comes first, the other is refused)
-refused h-through "usr/share/linkdir/out.*(symlink: nothing is written through one|cannot replace what is there)" "h-(linkdir|through)"
+refused h-through "usr/share/linkdir/out.*(symlink: nothing is written through one|a folder is in the way)" "h-(linkdir|through)"
 refused h-hardlink "hard link to '\./\.\./\.\./canary/passwd'.*'\.\.' component"
 refused h-huge "declares 1099511627776 bytes, more than the [0-9]+ free"
 refused h-truncxz "(truncated|corrupt)"

@@ -8,6 +8,7 @@
 . "$(dirname "$0")/mkrepo.sh"
 set -e
 
+ORIG_CACHE=${DIRACOS_CACHE:-}   # the machine's cache, for its build roots
 BUILD=1
 if ! command -v mmdebstrap >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
 	BUILD=0   # the build part needs mmdebstrap and root, as t0060 does
@@ -152,8 +153,9 @@ kill "$HTTPD_PID"
 # machine's (shared with the other tests, as in t0060); the rest of the
 # cache is this test's.
 unset DIRACOS_MIRROR DIRACOS_SECURITY_MIRROR DIRACOS_KEYRING
-SHARED_CACHE=$(env -u DIRACOS_CACHE sh -c 'echo "${XDG_CACHE_HOME:-$HOME/.cache}/diracos"')
-[ -n "${DIRACOS_CACHE_SHARED:-}" ] && SHARED_CACHE=$DIRACOS_CACHE_SHARED
+# As dos_cache_default_dir: DIRACOS_CACHE, else XDG_CACHE_HOME, else HOME.
+case "${XDG_CACHE_HOME:-}" in /*) XDG=$XDG_CACHE_HOME ;; *) XDG=$HOME/.cache ;; esac
+SHARED_CACHE=${ORIG_CACHE:-$XDG/diracos}
 mkdir -p "$SHARED_CACHE/rootfs" "$TMP/bcache"
 ln -s "$SHARED_CACHE/rootfs" "$TMP/bcache/rootfs"
 export DIRACOS_CACHE="$TMP/bcache"

@@ -843,13 +843,18 @@ static int entry_extract(struct worker *w, struct deb *d, struct archive_entry *
 
 	if (!raw)
 		return dos_error(&w->ctx, DOS_EFORMAT, "%s: an entry without a name", d->member);
+	/* Names are cut in messages: a hostile long one would push the
+	 * cause out of the message buffer. */
 	len = extract_path_clean(raw, rel);
 	if (len < 0)
-		return dos_error(&w->ctx, DOS_EFORMAT, "entry '%s': %s", raw, extract_clean_why(len));
+		return dos_error(&w->ctx, DOS_EFORMAT, "entry '%.512s%s': %s", raw,
+				 strlen(raw) > 512 ? "..." : "", extract_clean_why(len));
 	if (len == 0)
 		return 0;   /* the root folder itself */
 	r = entry_dispatch(w, d, rel, ae);
-	return r < 0 ? dos_error_prefix(&w->ctx, "entry '%s'", rel) : 0;
+	if (r < 0)
+		return dos_error_prefix(&w->ctx, "entry '%.512s%s'", rel, len > 512 ? "..." : "");
+	return 0;
 }
 
 static int data_extract(struct worker *w, struct deb *d)

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/mkrepo.sh"
 set -e
 
-plan 48
+plan 60
 
 C="$TMP/work/bundle/canary"   # beside the staging tree <work>/bundle/hostile
 C2="$TMP/canary"              # beside the work folder
@@ -149,6 +149,32 @@ mktar "$TMP/data/trunctar/full.tar" -C "$T" ./usr/share/trunctar/blob
 head -c 100000 "$TMP/data/trunctar/full.tar" >"$TMP/data/trunctar/data.tar"
 rawdeb h-trunctar "" "$TMP/data/trunctar/data.tar"
 
+# The same path twice: a file, then a symlink out of the root over it.
+tree twice
+mkdir -p "$T/x" && ln -s "$C2" "$T/x/README"
+mkdir -p "$TMP/data/twice"
+mktar "$TMP/data/twice/data.tar" -C "$T" ./usr/share/twice/README \
+	--transform 's,^\./x/README$,./usr/share/twice/README,' ./x/README
+rawdeb h-twice "" "$TMP/data/twice/data.tar"
+
+# A path longer than PATH_MAX (GNU tar's long-name extension).
+tree long
+mkdir -p "$TMP/data/long"
+long=$(printf 'a%.0s' $(seq 1 250))
+long="$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long/$long"
+mktar "$TMP/data/long/data.tar" -C "$T" --transform "s,^\./usr/share/long/README\$,./$long/README," \
+	./usr/share/long/README
+rawdeb h-long "" "$TMP/data/long/data.tar"
+
+# A symlink loop and a chain of symlinks: links only, never followed.
+tree loop
+ln -s self "$T/usr/share/loop/self"
+ln -s b "$T/usr/share/loop/a" && ln -s a "$T/usr/share/loop/b"
+ln -s ../../../../../../../../../.. "$T/usr/share/loop/up"
+mkdir -p "$TMP/data/loop"
+mktar "$TMP/data/loop/data.tar" -C "$T" ./usr
+rawdeb h-loop "" "$TMP/data/loop/data.tar"
+
 mkrepo_publish testsuite
 httpd_start "$TMP/repo"
 trap 'kill $HTTPD_PID 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -210,6 +236,8 @@ refused h-hardlink "hard link to '\./\.\./\.\./canary/passwd'.*'\.\.' component"
 refused h-huge "declares 1099511627776 bytes, more than the [0-9]+ free"
 refused h-truncxz "(truncated|corrupt)"
 refused h-trunctar "(truncated|corrupt)"
+refused h-twice "usr/share/twice/README.*appears twice"
+refused h-long "path too long"
 
 # Neutralized: device nodes and the FIFO are skipped with a warning naming
 # the package, setuid and setgid bits are dropped and reported.
@@ -228,6 +256,20 @@ printf '%s\n' "$listing" | grep -q 'hostile/usr/bin/rootme'; ok $? "h-dev: the s
 like "$ERR" "usr/bin/rootme \(h-dev\): setuid bit dropped" "h-dev: the dropped setuid bit is reported"
 like "$ERR" "usr/bin/groupme \(h-dev\): setgid bit dropped" "h-dev: the dropped setgid bit is reported"
 untouched; ok $? "h-dev: nothing written outside the bundle root"
+CASES=$((CASES + 1))
+[ "$TEST_FAILED" -eq "$_failed" ] && GOOD=$((GOOD + 1))
+
+# Symlink loops and links climbing out are kept as links or dropped as
+# dangling: nothing follows them.
+_failed=$TEST_FAILED
+bundle_one h-loop
+is "$STATUS" 0 "h-loop: bundled"
+[ "$STATUS" -eq 0 ] || diag "$ERR"
+listing=$(tar -tvzf "$TARBALL")
+printf '%s\n' "$listing" | grep -q 'hostile/usr/share/loop/README'; ok $? "h-loop: the ordinary file is shipped"
+printf '%s\n' "$listing" | grep -Eq -- '-> (/|(\.\./){9})'; [ $? -ne 0 ]
+ok $? "h-loop: no link in the tarball points out of the bundle"
+untouched; ok $? "h-loop: nothing written outside the bundle root"
 CASES=$((CASES + 1))
 [ "$TEST_FAILED" -eq "$_failed" ] && GOOD=$((GOOD + 1))
 

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/mkrepo.sh"
 set -e
 
-plan 60
+plan 64
 
 C="$TMP/work/bundle/canary"   # beside the staging tree <work>/bundle/hostile
 C2="$TMP/canary"              # beside the work folder
@@ -175,6 +175,15 @@ mkdir -p "$TMP/data/loop"
 mktar "$TMP/data/loop/data.tar" -C "$T" ./usr
 rawdeb h-loop "" "$TMP/data/loop/data.tar"
 
+# A newline in a name (dpkg refuses them too): it would forge lines in
+# the bundle's lists, one path a line (brokenLinks.txt, ...).
+tree newline
+printf 'x\n' >"$T/usr/share/newline/a
+b"
+mkdir -p "$TMP/data/newline"
+mktar "$TMP/data/newline/data.tar" -C "$T" ./usr
+rawdeb h-newline "" "$TMP/data/newline/data.tar"
+
 mkrepo_publish testsuite
 httpd_start "$TMP/repo"
 trap 'kill $HTTPD_PID 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -217,7 +226,8 @@ refused() {
 	_failed=$TEST_FAILED
 	bundle_one "$1"
 	is "$STATUS" 1 "$1: refused"
-	like "$ERR" "package '${3:-$1}'.*$2" "$1: the error names the package and the cause"
+	like "$(printf '%s' "$ERR" | tr '\n' ' ')" "package '${3:-$1}'.*$2" \
+		"$1: the error names the package and the cause"
 	[ ! -e "$TARBALL" ] && [ -z "$(ls -A "$TMP/out" 2>/dev/null)" ]
 	ok $? "$1: no tarball"
 	untouched; ok $? "$1: nothing written outside the bundle root"
@@ -238,6 +248,7 @@ refused h-truncxz "(truncated|corrupt)"
 refused h-trunctar "(truncated|corrupt)"
 refused h-twice "usr/share/twice/README.*appears twice"
 refused h-long "path too long"
+refused h-newline "usr/share/newline/a b': a newline in a name is refused"
 
 # Neutralized: device nodes and the FIFO are skipped with a warning naming
 # the package, setuid and setgid bits are dropped and reported.

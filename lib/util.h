@@ -30,9 +30,17 @@ int dos_python3_minor(const char *name);
 
 struct dos_atomic {
 	char *path;     /* final name */
-	char *tmp_path; /* temporary name in the same folder */
+	char *tmp_path; /* temporary name in the same folder; NULL: unnamed (O_TMPFILE) */
 	int fd;
 };
+
+/* An unnamed file in dir (O_TMPFILE), so that a process killed before it
+ * is named leaves nothing behind; -1 when the file system (or a missing
+ * /proc) does not allow it: use a named temporary then. */
+int dos_tmpfile_open(const char *dir, mode_t mode);
+/* Names the unnamed file fd path (replacing it) by way of a name in
+ * tmp_dir, on the same file system. 0, or a negative errno. */
+int dos_tmpfile_link(int fd, const char *tmp_dir, const char *path);
 
 int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path, mode_t mode);
 int dos_atomic_write(struct dos_ctx *ctx, struct dos_atomic *af, const void *data, size_t len);

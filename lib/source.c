@@ -46,7 +46,8 @@ bool dos_source_filename_ok(const char *s)
 }
 
 /* Tries each URL in turn until one gives the verified file. */
-static int source_fetch(struct src *b, const struct dos_source *s, char **cache_path)
+static int source_fetch(struct src *b, const struct dos_source *s, char **cache_path,
+			const char **url)
 {
 	int r = DOS_EFAIL;
 
@@ -55,8 +56,10 @@ static int source_fetch(struct src *b, const struct dos_source *s, char **cache_
 	for (size_t u = 0; u < s->urls.n; u++) {
 		struct dos_fetch_item it = { .url = s->urls.v[u], .sha256 = s->sha256 };
 		r = dos_fetch_many(b->ctx, b->cache, &it, 1, "sources");
-		if (r == 0)
+		if (r == 0) {
 			*cache_path = dos_steal(&it.path);
+			*url = s->urls.v[u];
+		}
 		dos_fetch_items_release(&it, 1);
 		if (r == 0 || r == DOS_EINTR)
 			break;
@@ -158,7 +161,8 @@ static int debsrc_find(struct src *b, const struct dos_source *s, const char *mi
 
 pthread_mutex_t dos_archive_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int debsrc_fetch(struct src *b, const struct dos_source *s, char **path, char **name)
+static int debsrc_fetch(struct src *b, const struct dos_source *s, char **path, char **name,
+		       char **url)
 {
 	const char *suite = s->suite ? s->suite : b->cfg->platform.suite;
 	struct dos_fetch_item it = { 0 };
@@ -172,8 +176,10 @@ static int debsrc_fetch(struct src *b, const struct dos_source *s, char **path, 
 	pthread_mutex_unlock(&dos_archive_lock);
 	if (r == 0)
 		r = dos_fetch_many(b->ctx, b->cache, &it, 1, "sources");
-	if (r == 0)
+	if (r == 0) {
 		*path = dos_steal(&it.path);
+		*url = dos_xstrdup(it.url);
+	}
 	free((char *)it.url);
 	free((char *)it.sha256);
 	dos_fetch_items_release(&it, 1);
@@ -181,20 +187,35 @@ static int debsrc_fetch(struct src *b, const struct dos_source *s, char **path, 
 	return r < 0 ? dos_error_prefix(b->ctx, "source '%s' (debianSource)", s->debian_source) : 0;
 }
 
-int dos_source_fetch(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_cache *cache,
-		     const struct dos_source *s, const char *log, char **path, char **name)
+int dos_source_fetch_from(struct dos_ctx *ctx, const struct dos_config *cfg,
+			  struct dos_cache *cache, const struct dos_source *s, const char *log,
+			  char **path, char **name, char **url, char *sha256)
 {
 	struct src b = { ctx, cfg, cache, log };
+	const char *plain_url = NULL;
+	char *deb_url = NULL;
 	int r;
 
 	*path = *name = NULL;
 	if (s->debian_source)
-		r = debsrc_fetch(&b, s, path, name);
-	else if ((r = source_fetch(&b, s, path)) == 0)
+		r = debsrc_fetch(&b, s, path, name, &deb_url);
+	else if ((r = source_fetch(&b, s, path, &plain_url)) == 0)
 		*name = source_filename(s, s->urls.v[0]);
 	if (r == 0 && s->filename && s->debian_source) {
 		free(*name);
 		*name = dos_xstrdup(s->filename);
 	}
+	if (r == 0 && sha256)
+		r = dos_sha256_file(ctx, *path, sha256);
+	if (url)
+		*url = deb_url ? deb_url : r == 0 ? dos_xstrdup(plain_url) : NULL;
+	else
+		free(deb_url);
 	return r;
+}
+
+int dos_source_fetch(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_cache *cache,
+		     const struct dos_source *s, const char *log, char **path, char **name)
+{
+	return dos_source_fetch_from(ctx, cfg, cache, s, log, path, name, NULL, NULL);
 }

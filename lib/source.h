@@ -26,6 +26,11 @@ extern pthread_mutex_t dos_archive_lock;
  * HTTP status or the checksum found. */
 int dos_source_fetch(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_cache *cache,
 		     const struct dos_source *s, const char *log, char **path, char **name);
+/* The same, with the URL the file came from and its sha256 (url may be
+ * NULL; sha256 DOS_SHA256_HEX bytes or NULL). */
+int dos_source_fetch_from(struct dos_ctx *ctx, const struct dos_config *cfg,
+			  struct dos_cache *cache, const struct dos_source *s, const char *log,
+			  char **path, char **name, char **url, char *sha256);
 
 /* Whether s is a plain file name (no '/', not "." or ".."). */
 bool dos_source_filename_ok(const char *s);

@@ -27,7 +27,3 @@ STUB(extension, "extension", "a pip-only extension tarball on a base bundle",
      "usage: diracos extension CONFIG\n\n"
      "Builds an extension: the files pip adds on top of a base bundle.\n",
      "issue 6")
-STUB(fix_pip_versions, "fix-pip-versions", "a pinned requirements file from the pip step",
-     "usage: diracos fix-pip-versions [CONFIG]\n\n"
-     "Writes a fully pinned requirements file from what the pip step installed.\n",
-     "issue 6")

@@ -119,8 +119,9 @@ static void env_make(struct pip *p)
 
 	dos_strv_push_owned(&p->env, dos_xasprintf("PATH=%s/usr/bin:/usr/local/sbin:/usr/local/bin:"
 						   "/usr/sbin:/usr/bin:/sbin:/bin", p->root));
-	dos_strv_push_owned(&p->env, dos_xasprintf("LD_LIBRARY_PATH=%s/usr/lib:%s/usr/lib/%s",
-						   p->root, p->root, tri));
+	dos_strv_push_owned(&p->env, dos_xasprintf("LD_LIBRARY_PATH=%s/usr/lib/%s:%s/usr/lib:"
+						   "%s/lib/%s:%s/lib", p->root, tri, p->root,
+						   p->root, tri, p->root));
 	dos_strv_push(&p->env, "HOME=/tmp");
 	dos_strv_push(&p->env, "LC_ALL=C.UTF-8");
 	dos_strv_push(&p->env, "TMPDIR=/tmp");
@@ -135,8 +136,6 @@ static void env_make(struct pip *p)
 	dos_strv_push(&p->env, "PIP_NO_INPUT=1");
 	dos_strv_push(&p->env, p->index ? "DIRACOS_PIP_INDEX=" :
 			       "DIRACOS_PIP_INDEX=--no-index --find-links /diracos/wheels");
-	dos_strv_push(&p->env, NULL);
-	p->env.n--;
 }
 
 /* The requirements, as a file for pip -r. */
@@ -304,12 +303,10 @@ static int wheels_build(struct pip *p, const char *dir)
 	dos_strv_push(&argv, p->python);
 	for (size_t i = 0; i < p->n_srcs; i++)
 		dos_strv_push(&argv, p->srcs[i].archive);
-	dos_strv_push(&argv, NULL);
 	if (r == 0)
 		r = sandbox_run(p, "building the wheels (pip wheel)", argv.v, tmp, true);
 	if (r == 0 && rename(tmp, dir) < 0)
 		r = dos_error_errno(p->ctx, DOS_EIO, errno, "cannot rename '%s'", tmp);
-	argv.n--;
 	dos_strv_release(&argv);
 	return r;
 }
@@ -354,9 +351,7 @@ static int install(struct pip *p)
 		dos_strv_push(&argv, p->cfg->pip_options.v[i]);
 	dos_strv_push(&argv, "-r");
 	dos_strv_push(&argv, "/diracos/requirements.txt");
-	dos_strv_push(&argv, NULL);
 	r = sandbox_run(p, "installing the requirements (pip install)", argv.v, p->wheels, false);
-	argv.n--;
 	dos_strv_release(&argv);
 	return r;
 }

@@ -24,16 +24,21 @@
  * Python's site-packages, and the distribution's dist-packages. */
 static void site_dirs(const char *root, bool dist_too, struct dos_strv *out)
 {
-	_cleanup_free_ char *pattern = dos_path_join(root, "usr/lib/python3*/site-packages");
+	/* Ours, and where the distribution's Python has pip install. */
+	static const char *const patterns[] = { "usr/lib/python3*/site-packages",
+						"usr/local/lib/python3*/dist-packages" };
 	_cleanup_free_ char *dist = dos_path_join(root, "usr/lib/python3/dist-packages");
 	size_t rl = strlen(root) + 1;
 	struct stat sb;
-	glob_t g;
 
-	if (glob(pattern, GLOB_ONLYDIR, NULL, &g) == 0)
-		for (size_t i = 0; i < g.gl_pathc; i++)
-			dos_strv_push(out, g.gl_pathv[i] + rl);
-	globfree(&g);
+	for (size_t k = 0; k < sizeof(patterns) / sizeof(patterns[0]); k++) {
+		_cleanup_free_ char *pattern = dos_path_join(root, patterns[k]);
+		glob_t g;
+		if (glob(pattern, GLOB_ONLYDIR, NULL, &g) == 0)
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				dos_strv_push(out, g.gl_pathv[i] + rl);
+		globfree(&g);
+	}
 	if (dist_too && stat(dist, &sb) == 0 && S_ISDIR(sb.st_mode))
 		dos_strv_push(out, dist + rl);
 }
@@ -282,7 +287,7 @@ int dos_pip_tls(struct dos_ctx *ctx, const char *root)
 	for (size_t i = 0; r == 0 && i < sps.n; i++) {
 		_cleanup_free_ char *dir = dos_path_join(root, sps.v[i]);
 		_cleanup_free_ char *pth = dos_path_join(dir, PTH_NAME);
-		if (strstr(sps.v[i], "site-packages"))
+		if (strncmp(sps.v[i], "usr/lib/python3/", 16))
 			r = dos_write_file_atomic(ctx, pth, pth_text, strlen(pth_text), 0644);
 		if (r == 0)
 			r = certifi_link(ctx, root, sps.v[i]);

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -306,13 +307,19 @@ static int unpack_entries(struct dos_ctx *ctx, struct archive *in, struct archiv
 	return r == ARCHIVE_EOF ? 0 : dos_error(ctx, DOS_EFORMAT, "%s: %s", what, archive_error_string(in));
 }
 
-static int unpack(struct dos_ctx *ctx, const char *archive_path, const char *dest)
+/* Shared with the extension command (see build.h). */
+int dos_build_unpack(struct dos_ctx *ctx, const char *archive_path, const char *dest)
 {
 	int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 		    ARCHIVE_EXTRACT_SECURE_NODOTDOT;
 	_cleanup_free_ char *what = dos_xasprintf("source '%s'", archive_path);
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	int r;
+
+	/* pax paths are UTF-8: read them in C.UTF-8 whatever the process's
+	 * locale, as pack.c writes them. */
+	locale_t loc = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+	locale_t old = loc ? uselocale(loc) : (locale_t)0;
 
 	archive_read_support_format_all(in);
 	archive_read_support_filter_all(in);
@@ -325,6 +332,10 @@ static int unpack(struct dos_ctx *ctx, const char *archive_path, const char *des
 		r = dos_error(ctx, DOS_EIO, "%s: %s", what, archive_error_string(out));
 	archive_write_free(out);
 	archive_read_free(in);
+	if (loc) {
+		uselocale(old);
+		freelocale(loc);
+	}
 	return r;
 }
 
@@ -340,7 +351,7 @@ static int source_unpack(struct build *b)
 
 	if (b->files.n == 0)
 		return 0;
-	if ((r = unpack(b->ctx, b->files.v[0], b->src)) < 0 || !(d = opendir(b->src)))
+	if ((r = dos_build_unpack(b->ctx, b->files.v[0], b->src)) < 0 || !(d = opendir(b->src)))
 		return r < 0 ? r : dos_error_errno(b->ctx, DOS_EIO, errno, "cannot read '%s'", b->src);
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && n++ == 0)

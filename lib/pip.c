@@ -47,6 +47,7 @@ struct pip {
 	const struct dos_config *cfg;
 	struct dos_cache *cache;
 	const struct dos_closure *closure;
+	const char *python_key;
 	const char *root;
 	char *work, *sources, *wheels, *out, *log, *script, *requirements, *python;
 	struct dos_pip_source *srcs;
@@ -159,7 +160,7 @@ static int requirements_write(struct pip *p)
 }
 
 static int pip_init(struct dos_ctx *ctx, struct pip *p, const struct dos_config *cfg,
-		    const char *root)
+		    const char *work, const char *root)
 {
 	struct stat sb;
 	int r;
@@ -167,10 +168,10 @@ static int pip_init(struct dos_ctx *ctx, struct pip *p, const struct dos_config 
 	p->ctx = ctx;
 	p->cfg = cfg;
 	p->root = root;
-	p->work = dos_path_join(cfg->work_dir, "pip");
+	p->work = work ? dos_xstrdup(work) : dos_path_join(cfg->work_dir, "pip");
 	p->sources = dos_path_join(p->work, "sources");
 	p->out = dos_path_join(p->work, "out");
-	p->log = dos_path_join(cfg->work_dir, "logs/pip.log");
+	p->log = work ? dos_path_join(work, "pip.log") : dos_path_join(cfg->work_dir, "logs/pip.log");
 	p->script = dos_path_join(p->work, "wheels.sh");
 	p->requirements = dos_path_join(p->work, "requirements.txt");
 	p->python = dos_path_join(root, "usr/bin/python3");
@@ -214,6 +215,8 @@ static void wheels_key(struct pip *p, char key[DOS_SHA256_HEX])
 		if (!strncmp(k->name, "python3", 7) || !strncmp(k->name, "libpython3", 10))
 			fprintf(f, "pkg %s %s %s\n", k->name, k->version, k->sha256);
 	}
+	if (p->python_key)
+		fprintf(f, "python %s\n", p->python_key);
 	for (size_t i = 0; i < p->n_srcs; i++)
 		fprintf(f, "src %s %s\n", p->srcs[i].archive, p->srcs[i].sha256);
 	for (size_t i = 0; i < cfg->pip_options.n; i++)
@@ -545,8 +548,9 @@ static int pip_run(struct pip *p, struct dos_pip_result *res)
 	return r;
 }
 
-int dos_pip_step(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_cache *cache,
-		 const struct dos_closure *closure, const char *root, struct dos_pip_result *res)
+static int step(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_cache *cache,
+		const struct dos_closure *closure, const char *python_key, const char *work,
+		const char *root, struct dos_pip_result *res)
 {
 	struct pip p = { 0 };
 	int r = 0;
@@ -555,7 +559,8 @@ int dos_pip_step(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_c
 	if (dos_pip_wanted(cfg)) {
 		p.cache = cache;
 		p.closure = closure;
-		r = pip_init(ctx, &p, cfg, root);
+		p.python_key = python_key;
+		r = pip_init(ctx, &p, cfg, work, root);
 		if (r == 0)
 			r = pip_run(&p, res);
 		if (r == 0)
@@ -565,4 +570,17 @@ int dos_pip_step(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_c
 	if (r == 0)
 		r = dos_pip_tls(ctx, root);
 	return r;
+}
+
+int dos_pip_step(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_cache *cache,
+		 const struct dos_closure *closure, const char *root, struct dos_pip_result *res)
+{
+	return step(ctx, cfg, cache, closure, NULL, NULL, root, res);
+}
+
+int dos_pip_step_keyed(struct dos_ctx *ctx, const struct dos_config *cfg,
+		       struct dos_cache *cache, const char *python_key, const char *work,
+		       const char *root, struct dos_pip_result *res)
+{
+	return step(ctx, cfg, cache, NULL, python_key, work, root, res);
 }

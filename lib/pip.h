@@ -55,6 +55,12 @@ void dos_pip_sources_release(struct dos_pip_source *v, size_t n);
  * <workDir>/pip/installed.json for fix-pip-versions. */
 int dos_pip_step(struct dos_ctx *ctx, const struct dos_config *cfg, struct dos_cache *cache,
 		 const struct dos_closure *closure, const char *root, struct dos_pip_result *res);
+/* The same where no closure says which Python the wheels are for (an
+ * extension on a base bundle): python_key names it instead (the base
+ * tarball's sha256), in the wheels' key; work replaces <workDir>/pip. */
+int dos_pip_step_keyed(struct dos_ctx *ctx, const struct dos_config *cfg,
+		       struct dos_cache *cache, const char *python_key, const char *work,
+		       const char *root, struct dos_pip_result *res);
 void dos_pip_result_release(struct dos_pip_result *res);
 
 /* What pip leaves that would keep the build path (root): direct_url.json

@@ -251,6 +251,18 @@ static const char pth_text[] =
 	"'certs', 'ca-certificates.crt'); os.path.isfile(_dos_ca) and "
 	"os.environ.setdefault('SSL_CERT_FILE', _dos_ca); del _dos_ca\n";
 
+/* Whether path holds text already: an extension's base keeps its file. */
+static bool same_text(const char *path, const char *text)
+{
+	struct dos_ctx scratch;
+	_cleanup_free_ char *old = NULL;
+	size_t len = 0;
+
+	dos_ctx_init(&scratch);
+	return dos_read_file(&scratch, path, FILE_MAX, &old, &len) == 0 &&
+	       len == strlen(text) && !memcmp(old, text, len);
+}
+
 static int certifi_link(struct dos_ctx *ctx, const char *root, const char *sp)
 {
 	_cleanup_free_ char *pkg_rel = dos_path_join(sp, "certifi");
@@ -287,7 +299,7 @@ int dos_pip_tls(struct dos_ctx *ctx, const char *root)
 	for (size_t i = 0; r == 0 && i < sps.n; i++) {
 		_cleanup_free_ char *dir = dos_path_join(root, sps.v[i]);
 		_cleanup_free_ char *pth = dos_path_join(dir, PTH_NAME);
-		if (strncmp(sps.v[i], "usr/lib/python3/", 16))
+		if (strncmp(sps.v[i], "usr/lib/python3/", 16) && !same_text(pth, pth_text))
 			r = dos_write_file_atomic(ctx, pth, pth_text, strlen(pth_text), 0644);
 		if (r == 0)
 			r = certifi_link(ctx, root, sps.v[i]);

@@ -23,7 +23,7 @@ if ! command -v mmdebstrap >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
 	echo "1..0 # SKIP needs root and mmdebstrap (build roots)"
 	exit 0
 fi
-plan 32
+plan 42
 
 now() { date +%s; }
 
@@ -179,6 +179,34 @@ ok $R "and builds no wheel"
 rm -rf "$TMP/again" && mkdir "$TMP/again" && tar xzf "$TARBALL" -C "$TMP/again"
 OUT=$(env -i "$TMP/again/piptest/usr/bin/python3" -c "import psutil, certifi, hello_diracos; print('ok')" 2>&1)
 is "$OUT" "ok" "and the rebuilt bundle imports them"
+
+# --- an extension: setuptools (pure Python) on top of that bundle
+sed -e 's|"name": "piptest",|"name": "piptest", "extensionName": "stext", "diracOsVersion": "1.0",|' \
+	-e 's|"version": "1.0",|"version": "0.1",|' \
+	-e 's|"pipRequirements": \[.*\],|"pipRequirements": ["setuptools"],|' "$TMP/good.json" >"$TMP/ext.json"
+T0=$(now)
+run extension "$TMP/ext.json"
+T1=$(now)
+diag "extension: $((T1 - T0)) s"
+is "$STATUS" 0 "diracos extension succeeds"
+[ "$STATUS" = 0 ] || diag "$ERR"
+EXT=$TMP/out-good/stext-0.1.tar.gz
+test -s "$EXT"
+ok $? "it writes stext-0.1.tar.gz"
+like "$(cat "$TMP/out-good/stext_versions.txt" 2>&1)" "^setuptools 78\.1\.1 http" \
+	"and stext_versions.txt lists what it added"
+tar tzf "$EXT" >"$TMP/ext.list"
+is "$(grep -c -e psutil -e 'bin/python' "$TMP/ext.list")" 0 "the extension holds only what it adds"
+[ "$(stat -c %s "$EXT")" -lt $(($(stat -c %s "$TARBALL") / 5)) ]
+ok $? "and is small ($(stat -c %s "$EXT") bytes)"
+mkdir -p "$TMP/both"
+tar xzf "$TARBALL" -C "$TMP/both" && tar xzf "$EXT" -C "$TMP/both"
+OUT=$(env -i "$TMP/both/piptest/usr/bin/python3" -c "import setuptools, psutil; print(setuptools.__file__)" 2>&1)
+like "$OUT" "^$TMP/both/piptest/usr/lib/python3\.13/site-packages/setuptools/__init__\.py$" \
+	"base and extension unpacked in one folder import the extension's package"
+run check "$TMP/both/piptest"
+is "$STATUS" 0 "and pass diracos check"
+[ "$STATUS" = 0 ] || diag "$OUT"
 
 # --- clear errors, no tarball
 config missing '"certifi"' ", {\"urls\": [\"$URL/nosuch-1.0.tar.gz\"], \"sha256\": \"$HELLO_SHA\"}"

@@ -219,7 +219,7 @@ static int copy_in(struct ext *e, const struct node *nd)
 	else if (S_ISLNK(nd->mode))
 		r = symlink(nd->target, dst);
 	else
-		r = link(src, dst);
+		r = rename(src, dst);   /* the tree is unpacked again next time */
 	if (r < 0)
 		return dos_error_errno(e->ctx, DOS_EIO, errno, "extension tree: cannot add '%s'",
 				       nd->rel);

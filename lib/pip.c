@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define PIP_TIMEOUT_S (2 * 3600)
-#define KEY_FORMAT "diracos-pip-wheels 1"
+#define KEY_FORMAT "diracos-pip-wheels 2"
 
 /* The wheel builds: every sdist in order, each wheel then importable by
  * the next builds (from /tmp/tools): build backends come as sources too,
@@ -129,6 +129,12 @@ static void env_make(struct pip *p)
 	dos_strv_push_owned(&p->env, dos_xasprintf("SOURCE_DATE_EPOCH=%lld",
 		(long long)dos_pack_source_date_epoch(DOS_BUILD_EPOCH)));
 	dos_strv_push_owned(&p->env, dos_xasprintf("MAKEFLAGS=-j%d", jobs));
+	/* Appended to the Python's own flags: no debug information, and no
+	 * __FILE__, naming the staging tree (the headers are under it), so
+	 * that the wheels hold no build path and suit any workDir. */
+	dos_strv_push_owned(&p->env, dos_xasprintf("CFLAGS=-g0 -ffile-prefix-map=%s/=/", p->root));
+	dos_strv_push_owned(&p->env, dos_xasprintf("CXXFLAGS=-g0 -ffile-prefix-map=%s/=/",
+						   p->root));
 	/* pip's own modules must not gain .pyc files that name the build path. */
 	dos_strv_push(&p->env, "PYTHONDONTWRITEBYTECODE=1");
 	dos_strv_push(&p->env, "PIP_DISABLE_PIP_VERSION_CHECK=1");

@@ -263,6 +263,37 @@ static bool same_text(const char *path, const char *text)
 	       len == strlen(text) && !memcmp(old, text, len);
 }
 
+/* Debian's certifi (python3-certifi) returns the host's CA file by its
+ * absolute path: it names certifi/cacert.pem beside it instead, the link
+ * below. Extraction restores the package's file on the next run, and this
+ * patches it again. */
+static int certifi_core_fix(struct dos_ctx *ctx, const char *pkg)
+{
+	static const char *const literals[] = { "'/etc/ssl/certs/ca-certificates.crt'",
+						"\"/etc/ssl/certs/ca-certificates.crt\"" };
+	static const char relative[] = "__import__('os').path.join(__import__('os').path.dirname("
+				       "__import__('os').path.abspath(__file__)), 'cacert.pem')";
+	_cleanup_free_ char *core = dos_path_join(pkg, "core.py");
+	_cleanup_free_ char *text = NULL;
+	char *at = NULL, *out;
+	size_t len = 0, n = 0;
+	struct stat sb;
+	int r;
+
+	if (lstat(core, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    dos_read_file(ctx, core, FILE_MAX, &text, &len) < 0)
+		return dos_error_clear(ctx), 0;
+	for (size_t i = 0; !at && i < sizeof(literals) / sizeof(literals[0]); i++)
+		if ((at = strstr(text, literals[i])))
+			n = strlen(literals[i]);
+	if (!at)
+		return 0;
+	out = dos_xasprintf("%.*s%s%s", (int)(at - text), text, relative, at + n);
+	r = dos_write_file_atomic(ctx, core, out, strlen(out), sb.st_mode & 07777);
+	free(out);
+	return r;
+}
+
 static int certifi_link(struct dos_ctx *ctx, const char *root, const char *sp)
 {
 	_cleanup_free_ char *pkg_rel = dos_path_join(sp, "certifi");
@@ -271,7 +302,11 @@ static int certifi_link(struct dos_ctx *ctx, const char *root, const char *sp)
 	_cleanup_free_ char *up = NULL, *target = NULL;
 	struct stat sb;
 
-	if (stat(pkg, &sb) < 0 || !S_ISDIR(sb.st_mode) || lstat(pem, &sb) == 0)
+	if (stat(pkg, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return 0;
+	if (certifi_core_fix(ctx, pkg) < 0)
+		return DOS_EIO;
+	if (lstat(pem, &sb) == 0)
 		return 0;
 	/* Debian's certifi source drops cacert.pem; where() names this file. */
 	up = dos_relocate_relpath(pkg_rel, "etc/ssl/certs");

@@ -25,6 +25,12 @@ if ! command -v mmdebstrap >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
 fi
 plan 42
 
+# psutil 7.1 is in forky only (trixie's upstream tarball is missing from the
+# archive reachable here), and forky's InRelease is past its Valid-Until on
+# this frozen mirror.
+DIRACOS_CHECK_VALID_UNTIL=0
+export DIRACOS_CHECK_VALID_UNTIL
+
 now() { date +%s; }
 
 if [ -n "${DIRACOS_TEST_PYTHON_REPO:-}" ]; then
@@ -81,7 +87,7 @@ config() {
   "workDir": "$TMP/work",
   "repo": "$REPO",
   "distributionPackages": ["python3.13", "ca-certificates"],
-  "ignoredPackages": ["dpkg"],
+  "ignoredPackages": ["dpkg", "debconf", "openssl"],
   "pipRequirements": [$2],
   "pipSources": [
     {"debianSource": "setuptools", "suite": "trixie"},
@@ -149,7 +155,8 @@ mv "$TMP/elsewhere" "$TMP/moved"
 B=$TMP/moved/deep/piptest
 OUT=$(env -i "$B/usr/bin/hello-diracos" 2>&1)
 like "$OUT" "^hello from $B/" "the console script still runs after the bundle moved"
-HITS=$(grep -rl "$TMP/work" "$B" 2>/dev/null)
+# diracos.json, the effective configuration, names workDir by design.
+HITS=$(grep -rl --exclude=diracos.json "$TMP/work" "$B" 2>/dev/null)
 is "$HITS" "" "no file holds the build-time path"
 run check "$B"
 is "$STATUS" 0 "diracos check passes"
@@ -181,9 +188,16 @@ OUT=$(env -i "$TMP/again/piptest/usr/bin/python3" -c "import psutil, certifi, he
 is "$OUT" "ok" "and the rebuilt bundle imports them"
 
 # --- an extension: setuptools (pure Python) on top of that bundle
-sed -e 's|"name": "piptest",|"name": "piptest", "extensionName": "stext", "diracOsVersion": "1.0",|' \
-	-e 's|"version": "1.0",|"version": "0.1",|' \
-	-e 's|"pipRequirements": \[.*\],|"pipRequirements": ["setuptools"],|' "$TMP/good.json" >"$TMP/ext.json"
+cat >"$TMP/ext.json" <<EOF
+{
+  "name": "piptest", "extensionName": "stext", "version": "0.1", "diracOsVersion": "1.0",
+  "platform": {"suite": "bookworm", "arch": "amd64", "components": ["main"]},
+  "workDir": "$TMP/work",
+  "pipRequirements": ["setuptools"],
+  "pipSources": [{"debianSource": "setuptools", "suite": "trixie"}],
+  "output": {"directory": "$TMP/out-good", "compression": ["gzip"]}
+}
+EOF
 T0=$(now)
 run extension "$TMP/ext.json"
 T1=$(now)
@@ -195,10 +209,12 @@ test -s "$EXT"
 ok $? "it writes stext-0.1.tar.gz"
 like "$(cat "$TMP/out-good/stext_versions.txt" 2>&1)" "^setuptools 78\.1\.1 http" \
 	"and stext_versions.txt lists what it added"
-tar tzf "$EXT" >"$TMP/ext.list"
+tar tzf "$EXT" >"$TMP/ext.list" 2>/dev/null
 is "$(grep -c -e psutil -e 'bin/python' "$TMP/ext.list")" 0 "the extension holds only what it adds"
-[ "$(stat -c %s "$EXT")" -lt $(($(stat -c %s "$TARBALL") / 5)) ]
-ok $? "and is small ($(stat -c %s "$EXT") bytes)"
+SIZE_E=$(stat -c %s "$EXT" 2>/dev/null || echo 0)
+SIZE_B=$(stat -c %s "$TARBALL" 2>/dev/null || echo 0)
+[ "$SIZE_E" -gt 0 ] && [ "$SIZE_E" -lt $((SIZE_B / 5)) ]
+ok $? "and is small ($SIZE_E bytes, the base $SIZE_B)"
 mkdir -p "$TMP/both"
 tar xzf "$TARBALL" -C "$TMP/both" && tar xzf "$EXT" -C "$TMP/both"
 OUT=$(env -i "$TMP/both/piptest/usr/bin/python3" -c "import setuptools, psutil; print(setuptools.__file__)" 2>&1)
@@ -209,7 +225,8 @@ is "$STATUS" 0 "and pass diracos check"
 [ "$STATUS" = 0 ] || diag "$OUT"
 
 # --- clear errors, no tarball
-config missing '"certifi"' ", {\"urls\": [\"$URL/nosuch-1.0.tar.gz\"], \"sha256\": \"$HELLO_SHA\"}"
+NOSUCH_SHA=1111111111111111111111111111111111111111111111111111111111111111
+config missing '"certifi"' ", {\"urls\": [\"$URL/nosuch-1.0.tar.gz\"], \"sha256\": \"$NOSUCH_SHA\"}"
 run bundle "$TMP/missing.json"
 like "$ERR" "$URL/nosuch-1\.0\.tar\.gz.*HTTP 404" "a missing source names its URL and the HTTP status"
 test ! -e "$TMP/out-missing/piptest-1.0-x86_64.tar.gz"

@@ -117,6 +117,17 @@ static void test_tls(void **state)
 	assert_non_null(strstr(text, "SSL_CERT_FILE"));
 	assert_non_null(strstr(text, "sys.base_prefix"));
 	free(text);
+	/* Debian's certifi names the host's file: made relative. */
+	put(root, "usr/lib/python3/dist-packages/certifi/core.py",
+	    "DEBIAN_CA_CERTS_PATH = '/etc/ssl/certs/ca-certificates.crt'\n", 0644);
+	assert_int_equal(dos_pip_tls(&ctx, root), 0);
+	text = get(root, "usr/lib/python3/dist-packages/certifi/core.py");
+	assert_null(strstr(text, "/etc/ssl"));
+	assert_non_null(strstr(text, "'cacert.pem')"));
+	free(text);
+	text = get(root, "usr/lib/python3/dist-packages/certifi/cacert.pem");
+	assert_string_equal(text, "A\nB\n");
+	free(text);
 	/* Again: the same, no error on what is there. */
 	assert_int_equal(dos_pip_tls(&ctx, root), 0);
 	free(pem);

@@ -5,6 +5,7 @@
 #include "extract.h"
 #include "mirror.h"
 #include "pack.h"
+#include "pip.h"
 #include "progress.h"
 #include "relocate.h"
 #include "report.h"
@@ -436,14 +437,30 @@ static struct dos_report_pkg *report_packages(const struct dos_closure *c,
 	return pkgs;
 }
 
+/* What pip installed: the source archive is its origin. */
+static struct dos_report_pkg *report_python(const struct dos_pip_result *pip)
+{
+	struct dos_report_pkg *pkgs = dos_xcalloc(pip->n + 1, sizeof(*pkgs));
+
+	for (size_t i = 0; i < pip->n; i++)
+		pkgs[i] = (struct dos_report_pkg){
+			.name = pip->dists[i].name, .version = pip->dists[i].version,
+			.sha256 = pip->dists[i].sha256, .url = pip->dists[i].url,
+			.source = pip->dists[i].url,
+		};
+	return pkgs;
+}
+
 static int write_reports(struct dos_ctx *ctx, const struct dos_config *cfg, const char *root,
 			 const struct dos_closure *c, const struct dos_extract_result *x,
-			 int64_t date)
+			 const struct dos_pip_result *pip, int64_t date)
 {
 	_cleanup_free_ struct dos_report_pkg *pkgs = report_packages(c, x);
+	_cleanup_free_ struct dos_report_pkg *py = report_python(pip);
 	struct dos_report_input in = {
 		.bundle_name = cfg->name, .bundle_version = cfg->version,
 		.arch = cfg->platform.arch, .date = date, .pkgs = pkgs, .n_pkgs = c->n,
+		.python_pkgs = py, .n_python_pkgs = pip->n,
 		.environment = cfg->environment, .unset_environment = &cfg->unset_environment,
 		.rpm = !strcmp(cfg->platform.backend, "rpm"),
 	};
@@ -835,6 +852,7 @@ static int build_tree(struct dos_ctx *ctx, const struct dos_config *cfg, struct 
 		      int64_t *date)
 {
 	struct dos_extract_result x;
+	struct dos_pip_result pip = { 0 };
 	char **paths = NULL;
 	int r;
 
@@ -852,17 +870,21 @@ static int build_tree(struct dos_ctx *ctx, const struct dos_config *cfg, struct 
 		note_extraction(&x, res);
 		*date = dos_pack_source_date_epoch(tree_newest_mtime(res->root));
 		staging_park(ctx, st);
-		r = relocate_tree(ctx, cfg, res->root, res);
+		/* Step 5, before relocation: what pip installs is finalized too. */
+		r = dos_pip_step(ctx, cfg, as->cache, &as->closure, res->root, &pip);
 	}
+	if (r == 0)
+		r = relocate_tree(ctx, cfg, res->root, res);
 	if (r == 0)
 		r = bytecode_tree(ctx, cfg, res->root, res);
 	if (r == 0)
-		r = write_reports(ctx, cfg, res->root, &as->closure, &x, *date);
+		r = write_reports(ctx, cfg, res->root, &as->closure, &x, &pip, *date);
 	clock_lap(ctx, clock, "finalize");
 	for (size_t i = 0; paths && i < as->closure.n; i++)
 		free(paths[i]);
 	free(paths);
 	dos_extract_result_release(&x);
+	dos_pip_result_release(&pip);
 	return r;
 }
 

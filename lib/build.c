@@ -9,6 +9,7 @@
 #include "progress.h"
 #include "rootfs.h"
 #include "sandbox.h"
+#include "source.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -208,50 +210,12 @@ static int build_init(struct dos_ctx *ctx, struct build *b, const struct dos_bui
 
 /* --- sources --- */
 
-static char *source_filename(const struct dos_source *s, const char *url)
-{
-	const char *base;
-	size_t n;
-
-	if (s->filename)
-		return dos_xstrdup(s->filename);
-	n = strcspn(url, "?#");
-	for (base = url + n; base > url && base[-1] != '/'; base--)
-		;
-	return dos_xasprintf("%.*s", (int)(url + n - base), base);
-}
-
-static bool filename_ok(const char *s)
-{
-	return *s && strlen(s) < 256 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
-}
-
-/* Tries each URL in turn until one gives the verified file. */
-static int source_fetch(struct build *b, const struct dos_source *s, char **cache_path)
-{
-	int r = DOS_EFAIL;
-
-	if (!s->sha256 || !s->urls.n)
-		return dos_error(b->ctx, DOS_ECONFIG, "a source needs \"urls\" and a \"sha256\"");
-	for (size_t u = 0; u < s->urls.n; u++) {
-		struct dos_fetch_item it = { .url = s->urls.v[u], .sha256 = s->sha256 };
-		r = dos_fetch_many(b->ctx, b->o->cache, &it, 1, "sources");
-		if (r == 0)
-			*cache_path = dos_steal(&it.path);
-		dos_fetch_items_release(&it, 1);
-		if (r == 0 || r == DOS_EINTR)
-			break;
-		log_printf(b->log, "diracos: %s\n", b->ctx->msg);
-	}
-	return r;
-}
-
 /* Into sources/: a hard link to the cache file, else a copy. */
 static int source_place(struct build *b, const char *cache_path, const char *filename)
 {
 	_cleanup_free_ char *dest = dos_path_join(b->sources, filename);
 
-	if (!filename_ok(filename))
+	if (!dos_source_filename_ok(filename))
 		return dos_error(b->ctx, DOS_ECONFIG, "source file name '%s' is not a plain file name; "
 				 "set \"filename\"", filename);
 	if (dos_strv_contains(&b->files, dest))
@@ -264,138 +228,14 @@ static int source_place(struct build *b, const char *cache_path, const char *fil
 	return 0;
 }
 
-/* --- distribution sources: {"debianSource": NAME, "suite": S, "file": F} --- */
-
-/* Whether the Sources file name is the one asked for: "orig" (the
- * default) the upstream tarball, "debian" the packaging, "dsc", or a name. */
-static bool debsrc_wanted(const char *name, const char *file)
-{
-	size_t n = strlen(name);
-
-	if (!file || !strcmp(file, "orig"))
-		return strstr(name, ".orig.tar.") && (n < 4 || strcmp(name + n - 4, ".asc"));
-	if (!strcmp(file, "debian"))
-		return strstr(name, ".debian.tar.") != NULL;
-	if (!strcmp(file, "dsc"))
-		return n > 4 && !strcmp(name + n - 4, ".dsc");
-	return !strcmp(name, file);
-}
-
-/* Fills it (url, sha256, size) from the stanza's Checksums-Sha256. */
-static int debsrc_pick(struct build *b, const struct dos_source *s, const struct dos_control *c,
-		       const char *mirror, struct dos_fetch_item *it, char **name)
-{
-	const char *sums = dos_control_get(c, "Checksums-Sha256"), *dir = dos_control_get(c, "Directory");
-	char sha[DOS_SHA256_HEX], file[256];
-	unsigned long long size;
-
-	for (const char *l = sums; l && *l; l += strcspn(l, "\n"), l += *l == '\n') {
-		if (sscanf(l, "%64s %llu %255s", sha, &size, file) != 3 || !dos_sha256_valid(sha) ||
-		    !debsrc_wanted(file, s->file) || !dir || strstr(dir, "..") || !filename_ok(file))
-			continue;
-		/* A pinned "sha256" holds the source still when the suite moves on. */
-		if (s->sha256 && strcasecmp(sha, s->sha256))
-			return dos_error(b->ctx, DOS_EFAIL, "source package '%s': '%s' has sha256 %s "
-					 "in the Sources index, not the pinned %s", s->debian_source,
-					 file, sha, s->sha256);
-		it->url = dos_xasprintf("%s/%s/%s", mirror, dir, file);
-		it->sha256 = dos_xstrdup(sha);
-		it->size = size;
-		*name = dos_xstrdup(file);
-		return 0;
-	}
-	return dos_error(b->ctx, DOS_EFAIL, "source package '%s': no file '%s' in its Sources entry",
-			 s->debian_source, s->file ? s->file : "orig");
-}
-
-static int debsrc_scan(struct build *b, const struct dos_source *s, const char *index,
-		       const char *mirror, struct dos_fetch_item *it, char **name)
-{
-	_cleanup_free_ char *text = NULL;
-	struct dos_control_parser p;
-	struct dos_control c = { 0 };
-	size_t len = 0;
-	int r = dos_read_file(b->ctx, index, (size_t)1 << 31, &text, &len);
-
-	if (r < 0)
-		return r;
-	dos_control_parser_init(&p, text, len, "file 'Sources'");
-	while ((r = dos_control_parse_next(b->ctx, &p, &c)) > 0) {
-		const char *pkg = dos_control_get(&c, "Package");
-		if (pkg && !strcmp(pkg, s->debian_source))
-			break;
-	}
-	if (r > 0)
-		r = debsrc_pick(b, s, &c, mirror, it, name);
-	else if (r == 0)
-		r = 1;
-	dos_control_release(&c);
-	return r;
-}
-
-static int debsrc_find(struct build *b, const struct dos_source *s, const char *mirror,
-		       struct dos_fetch_item *it, char **name)
-{
-	const struct dos_config *cfg = b->o->cfg;
-	const char *suite = s->suite ? s->suite : cfg->platform.suite;
-	const struct dos_strv *comps = &cfg->platform.components;
-	struct dos_archive *a = NULL;
-	int r = dos_archive_open(b->ctx, b->o->cache, mirror, suite, getenv("DIRACOS_KEYRING"), &a);
-
-	for (size_t i = 0; r == 0 && i < (comps->n ? comps->n : 1); i++) {
-		_cleanup_free_ char *index = NULL;
-		r = dos_archive_sources_index(b->ctx, a, comps->n ? comps->v[i] : "main", &index);
-		if (r == 0 && (r = debsrc_scan(b, s, index, mirror, it, name)) == 1)
-			r = i + 1 < (comps->n ? comps->n : 1) ? 0 : dos_error(b->ctx, DOS_EFAIL,
-				"source package '%s' is not in %s's Sources", s->debian_source, suite);
-		else if (r == 0)
-			break;
-	}
-	dos_archive_free(a);
-	return r;
-}
-
-static pthread_mutex_t root_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int debsrc_fetch(struct build *b, const struct dos_source *s, char **path, char **name)
-{
-	const char *suite = s->suite ? s->suite : b->o->cfg->platform.suite;
-	struct dos_fetch_item it = { 0 };
-	char *mirror;
-	int r;
-
-	/* dist.c's temporary InRelease name is per process: one at a time. */
-	pthread_mutex_lock(&root_lock);
-	mirror = dos_mirror_for(b->ctx, b->o->cfg->platform.mirror, suite);
-	r = mirror ? debsrc_find(b, s, mirror, &it, name) : DOS_ECONFIG;
-	pthread_mutex_unlock(&root_lock);
-	if (r == 0)
-		r = dos_fetch_many(b->ctx, b->o->cache, &it, 1, "sources");
-	if (r == 0)
-		*path = dos_steal(&it.path);
-	free((char *)it.url);
-	free((char *)it.sha256);
-	dos_fetch_items_release(&it, 1);
-	free(mirror);
-	return r < 0 ? dos_error_prefix(b->ctx, "source '%s' (debianSource)", s->debian_source) : 0;
-}
-
 static int sources_get(struct build *b)
 {
 	const struct dos_package *p = b->o->pkg;
 
 	for (size_t i = 0; i < p->n_sources; i++) {
-		const struct dos_source *s = &p->sources[i];
 		_cleanup_free_ char *path = NULL, *name = NULL;
-		int r;
-		if (s->debian_source)
-			r = debsrc_fetch(b, s, &path, &name);
-		else if ((r = source_fetch(b, s, &path)) == 0)
-			name = source_filename(s, s->urls.v[0]);
-		if (r == 0 && s->filename && s->debian_source) {
-			free(name);
-			name = dos_xstrdup(s->filename);
-		}
+		int r = dos_source_fetch(b->ctx, b->o->cfg, b->o->cache, &p->sources[i], b->log,
+					 &path, &name);
 		if (r < 0 || (r = source_place(b, path, name)) < 0)
 			return r;
 	}
@@ -469,13 +309,19 @@ static int unpack_entries(struct dos_ctx *ctx, struct archive *in, struct archiv
 	return r == ARCHIVE_EOF ? 0 : dos_error(ctx, DOS_EFORMAT, "%s: %s", what, archive_error_string(in));
 }
 
-static int unpack(struct dos_ctx *ctx, const char *archive_path, const char *dest)
+/* Shared with the extension command (see build.h). */
+int dos_build_unpack(struct dos_ctx *ctx, const char *archive_path, const char *dest)
 {
 	int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 		    ARCHIVE_EXTRACT_SECURE_NODOTDOT;
 	_cleanup_free_ char *what = dos_xasprintf("source '%s'", archive_path);
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	int r;
+
+	/* pax paths are UTF-8: read them in C.UTF-8 whatever the process's
+	 * locale, as pack.c writes them. */
+	locale_t loc = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+	locale_t old = loc ? uselocale(loc) : (locale_t)0;
 
 	archive_read_support_format_all(in);
 	archive_read_support_filter_all(in);
@@ -488,6 +334,10 @@ static int unpack(struct dos_ctx *ctx, const char *archive_path, const char *des
 		r = dos_error(ctx, DOS_EIO, "%s: %s", what, archive_error_string(out));
 	archive_write_free(out);
 	archive_read_free(in);
+	if (loc) {
+		uselocale(old);
+		freelocale(loc);
+	}
 	return r;
 }
 
@@ -503,7 +353,7 @@ static int source_unpack(struct build *b)
 
 	if (b->files.n == 0)
 		return 0;
-	if ((r = unpack(b->ctx, b->files.v[0], b->src)) < 0 || !(d = opendir(b->src)))
+	if ((r = dos_build_unpack(b->ctx, b->files.v[0], b->src)) < 0 || !(d = opendir(b->src)))
 		return r < 0 ? r : dos_error_errno(b->ctx, DOS_EIO, errno, "cannot read '%s'", b->src);
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && n++ == 0)
@@ -601,9 +451,9 @@ static int root_make(struct build *b)
 	if (is_rpm(b->o->cfg))
 		r = dos_build_rpm_root_instance(b->ctx, b->o->cfg, b->o->pkg, dir, &b->inst);
 	else {
-		pthread_mutex_lock(&root_lock);
+		pthread_mutex_lock(&dos_archive_lock);
 		r = dos_rootfs_instance(b->ctx, &ro, dir, &b->inst);
-		pthread_mutex_unlock(&root_lock);
+		pthread_mutex_unlock(&dos_archive_lock);
 	}
 	if (r == 0)
 		r = root_sources_list(b);

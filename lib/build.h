@@ -96,6 +96,9 @@ int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o);
  * ("timeout", a buildOptions "timeout=S", else DOS_BUILD_TIMEOUT_S), and a
  * log's last lines for an error message (the caller frees). */
 int dos_build_timeout(const struct dos_package *p);
+/* Unpacks an archive (any format and filter libarchive reads) into dest:
+ * folders, files, links only, no entry outside dest, no setuid bit. */
+int dos_build_unpack(struct dos_ctx *ctx, const char *archive_path, const char *dest);
 char *dos_build_log_tail(const char *path);
 
 /* --- distribution source packages (build_src.c) ---

@@ -52,8 +52,10 @@ static const struct dos_report_pkg **pkgs_sorted(const struct dos_report_pkg *pk
 
 /* --- versions.txt --- */
 
+/* One "name version" line per package; with_origin adds where it came
+ * from (the Python distributions' source archives). */
 static void versions_section(FILE *f, const char *title, const struct dos_report_pkg *pkgs,
-			     size_t n, const char *bundle_arch)
+			     size_t n, const char *bundle_arch, bool with_origin)
 {
 	_cleanup_free_ const struct dos_report_pkg **v = pkgs_sorted(pkgs, n);
 
@@ -63,8 +65,11 @@ static void versions_section(FILE *f, const char *title, const struct dos_report
 		/* A foreign-architecture package says so; "all" and ours do not. */
 		bool foreign = arch && *arch && strcmp(arch, "all") && strcmp(arch, str(bundle_arch));
 
-		fprintf(f, "%s%s%s %s\n", str(v[i]->name), foreign ? ":" : "", foreign ? arch : "",
+		fprintf(f, "%s%s%s %s", str(v[i]->name), foreign ? ":" : "", foreign ? arch : "",
 			str(v[i]->version));
+		if (with_origin && (v[i]->url || v[i]->source))
+			fprintf(f, " %s", v[i]->url ? v[i]->url : v[i]->source);
+		fputc('\n', f);
 	}
 }
 
@@ -82,10 +87,10 @@ static char *versions_text(const struct dos_report_input *in)
 		str(in->bundle_version), date, str(in->arch));
 	if (in->python_version)
 		fprintf(f, "python %s\n", in->python_version);
-	versions_section(f, "packages", in->pkgs, in->n_pkgs, in->arch);
+	versions_section(f, "packages", in->pkgs, in->n_pkgs, in->arch, false);
 	if (in->n_python_pkgs > 0)
 		versions_section(f, "python distributions", in->python_pkgs, in->n_python_pkgs,
-				 NULL);
+				 NULL, true);
 	fclose(f);
 	return text;
 }

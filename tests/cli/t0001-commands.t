@@ -37,7 +37,7 @@ run -j zero config
 is "$STATUS" 2 "a bad -j value exits 2"
 
 run extension
-is "$STATUS" 1 "a command not built yet exits 1"
-like "$ERR" "not built yet" "and says so"
+is "$STATUS" 2 "extension without its CONFIG exits 2"
+like "$ERR" "extension: takes one CONFIG" "and says so"
 
 finish

@@ -96,7 +96,8 @@ static void test_versions(void **state)
 		"libstdc++6 12.2.0-14\nperl-base 5.36.0-7\ntzdata 2024a-0+deb12u1\n"
 		"zlib1g 1:1.2.13.dfsg-1\n"
 		"\n# python distributions: 2\n"
-		"PyYAML 6.0.1\nrequests 2.31.0\n");
+		"PyYAML 6.0.1 file:///src/PyYAML-6.0.1.tar.gz\n"
+		"requests 2.31.0 https://pypi.invalid/simple\n");
 	free(text);
 	dos_rm_rf(&ctx, dir);
 	free(dir);

@@ -927,6 +927,8 @@ static int spare_slot(const struct elf *e)
  * highest segment in memory. */
 static int loads_span(struct dos_ctx *ctx, const struct elf *e, uint64_t *align, uint64_t *end)
 {
+	uint64_t size;
+
 	*align = PAGE_MIN;
 	*end = 0;
 	for (size_t i = 0; i < e->phnum; i++) {
@@ -937,10 +939,15 @@ static int loads_span(struct dos_ctx *ctx, const struct elf *e, uint64_t *align,
 			return bad(ctx, e, "PT_LOAD alignment %#" PRIx64 " is not a power of two", p->align);
 		if (p->align > *align)
 			*align = p->align;
-		if (p->vaddr + p->memsz < p->vaddr)
+		/* A hostile p_filesz larger than p_memsz: vaddr_to_off() maps
+		 * addresses by p_filesz, so the new segment must start past that
+		 * too, or its .dynstr would be read from this segment's bytes
+		 * (found by fuzzing). */
+		size = p->filesz > p->memsz ? p->filesz : p->memsz;
+		if (p->vaddr + size < p->vaddr)
 			return bad(ctx, e, "PT_LOAD at %#" PRIx64 " wraps around", p->vaddr);
-		if (p->vaddr + p->memsz > *end)
-			*end = p->vaddr + p->memsz;
+		if (p->vaddr + size > *end)
+			*end = p->vaddr + size;
 	}
 	if (*align > (1u << 30) || *end > UINT64_MAX / 2)
 		return bad(ctx, e, "PT_LOAD segments are too large or too far apart");

@@ -18,7 +18,14 @@ if [ -z "$tests" ] || ! command -v valgrind >/dev/null; then
 	exit 0
 fi
 tests=$(printf "%s\n" $tests)
-plan $(echo "$tests" | wc -l)
+bin=$DIRACOS_SRC/build/src/diracos
+# The command line too, on what needs no network: configurations parsed,
+# inherited and printed.
+commands="--help
+config
+config $DIRACOS_SRC/configs/python3.13.json
+config --default"
+plan $(($(echo "$tests" | wc -l) + $(echo "$commands" | wc -l)))
 
 export CMOCKA_MESSAGE_OUTPUT=TAP
 # ASan's options mean nothing here; a plain build reads no sanitizer variable.
@@ -36,4 +43,20 @@ for t in $tests; do
 		diag "$(grep -E '^==[0-9]+==|^not ok|^# ' "$TMP/$t.log" | head -60)"
 	fi
 done
+# A here-document, not a pipe: the loop must run in this shell to count.
+while read -r args; do
+	STATUS=0
+	# shellcheck disable=SC2086
+	valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
+		--errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+		"$bin" $args </dev/null >"$TMP/cmd.log" 2>&1 || STATUS=$?
+	if [ "$STATUS" -eq 0 ]; then
+		ok 0 "diracos $args: no memory error, no leak under valgrind"
+	else
+		ok 1 "diracos $args under valgrind (status $STATUS)"
+		diag "$(grep -E '^==[0-9]+==' "$TMP/cmd.log" | head -60)"
+	fi
+done <<EOF
+$commands
+EOF
 finish

@@ -1,10 +1,16 @@
 /* Control files (Packages, Sources, a deb822 .sources file): the stanza
- * parser of dist.c, then what build_src.c picks from a Sources index, and
- * dpkg's version order between the versions the input holds. */
+ * parser of dist.c, then what build_src.c picks from a Sources index,
+ * dpkg's version order between the versions the input holds, and the
+ * mirror found in the input taken as the host's apt sources (mirror.c, as
+ * a deb822 .sources file and as a one-line sources.list). */
 #include "fuzz.h"
 
 #include "build.h"
 #include "dist.h"
+#include "mirror.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int sign(int x)
 {
@@ -78,6 +84,39 @@ static void sources_scan(struct dos_ctx *ctx, const uint8_t *data, size_t size, 
 		dos_build_src_pick_release(&picks[i]);
 }
 
+/* The input as apt_dir/sources.list.d/fuzz.sources, then as
+ * apt_dir/sources.list: a mirror found is an absolute URI. */
+static void apt_sources(const uint8_t *data, size_t size)
+{
+	static char *apt, *list, *d822, *dir;
+	struct dos_ctx ctx;
+	char *m;
+
+	if (!apt) {
+		apt = dos_xasprintf("%s/apt", fuzz_scratch());
+		list = dos_xasprintf("%s/sources.list", apt);
+		d822 = dos_xasprintf("%s/sources.list.d/fuzz.sources", apt);
+		FUZZ_ASSERT(mkdir(apt, 0755) == 0);
+		dir = dos_xasprintf("%s/sources.list.d", apt);
+		FUZZ_ASSERT(mkdir(dir, 0755) == 0);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		unlink(list);
+		unlink(d822);
+		fuzz_write(pass ? list : d822, data, size);
+		fuzz_ctx(&ctx);
+		m = dos_mirror_from_sources_dir(&ctx, apt, "bookworm");
+		if (m) {
+			char *sec = dos_mirror_security_from_sources_dir(&ctx, apt, m, "bookworm");
+			FUZZ_ASSERT(m[0] && m[strlen(m) - 1] != '/');
+			free(sec);
+		} else {
+			FUZZ_ASSERT(ctx.msg[0]);
+		}
+		free(m);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dos_ctx ctx;
@@ -85,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *name, *line;
 
 	fuzz_ctx(&ctx);
+	apt_sources(data, size);
 	name = stanzas_check(&ctx, data, size);
 	if (name)
 		sources_scan(&ctx, data, size, name);

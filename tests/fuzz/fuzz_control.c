@@ -2,11 +2,14 @@
  * parser of dist.c, then what build_src.c picks from a Sources index,
  * dpkg's version order between the versions the input holds, and the
  * mirror found in the input taken as the host's apt sources (mirror.c, as
- * a deb822 .sources file and as a one-line sources.list). */
+ * a deb822 .sources file and as a one-line sources.list). The same text
+ * is also read as a maintainer script (the update-alternatives commands
+ * extraction acts on) and as a copyright file. */
 #include "fuzz.h"
 
 #include "build.h"
 #include "dist.h"
+#include "extract_internal.h"
 #include "mirror.h"
 
 #include <sys/stat.h>
@@ -117,6 +120,25 @@ static void apt_sources(const uint8_t *data, size_t size)
 	}
 }
 
+/* Alternatives are made as links inside the bundle from these: the link
+ * and the path must be absolute, a slave must follow a master. */
+static void scripts_read(const char *text)
+{
+	struct dos_alternative *alts = NULL;
+	size_t n = 0;
+
+	dos_extract_parse_alternatives(text, "fuzz", &alts, &n);
+	for (size_t i = 0; i < n; i++) {
+		FUZZ_ASSERT(alts[i].link && alts[i].link[0] == '/');
+		FUZZ_ASSERT(alts[i].path && alts[i].path[0] == '/');
+		FUZZ_ASSERT(alts[i].name && alts[i].package);
+		FUZZ_ASSERT(!alts[i].master || i > 0);
+		extract_alternative_release(&alts[i]);
+	}
+	free(alts);
+	free(dos_extract_parse_license(text));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dos_ctx ctx;
@@ -132,6 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The first line as a "src" package string: NAME[=VERSION][@SUITE]. */
 	line = fuzz_strndup(data, size);
+	scripts_read(line);
 	line[strcspn(line, "\n")] = '\0';
 	memset(&spec, 0, sizeof(spec));
 	if (dos_build_src_parse(&ctx, line, &spec) == 0)

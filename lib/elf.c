@@ -927,6 +927,8 @@ static int spare_slot(const struct elf *e)
  * highest segment in memory. */
 static int loads_span(struct dos_ctx *ctx, const struct elf *e, uint64_t *align, uint64_t *end)
 {
+	uint64_t size;
+
 	*align = PAGE_MIN;
 	*end = 0;
 	for (size_t i = 0; i < e->phnum; i++) {
@@ -937,10 +939,15 @@ static int loads_span(struct dos_ctx *ctx, const struct elf *e, uint64_t *align,
 			return bad(ctx, e, "PT_LOAD alignment %#" PRIx64 " is not a power of two", p->align);
 		if (p->align > *align)
 			*align = p->align;
-		if (p->vaddr + p->memsz < p->vaddr)
+		/* A hostile p_filesz larger than p_memsz: vaddr_to_off() maps
+		 * addresses by p_filesz, so the new segment must start past that
+		 * too, or its .dynstr would be read from this segment's bytes
+		 * (found by fuzzing). */
+		size = p->filesz > p->memsz ? p->filesz : p->memsz;
+		if (p->vaddr + size < p->vaddr)
 			return bad(ctx, e, "PT_LOAD at %#" PRIx64 " wraps around", p->vaddr);
-		if (p->vaddr + p->memsz > *end)
-			*end = p->vaddr + p->memsz;
+		if (p->vaddr + size > *end)
+			*end = p->vaddr + size;
 	}
 	if (*align > (1u << 30) || *end > UINT64_MAX / 2)
 		return bad(ctx, e, "PT_LOAD segments are too large or too far apart");
@@ -1201,6 +1208,35 @@ static bool is_loader(const struct dos_elf_info *info)
 	       (!strncmp(s, "ld-", 3) || !strncmp(s, "ld64.so", 7) || !strncmp(s, "ld.so", 5));
 }
 
+static bool overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn)
+{
+	return an && bn && a < b + bn && b < a + an;
+}
+
+/* The writer rewrites the program header table, the dynamic section and
+ * the dynamic string table where they are: when a hostile file makes two
+ * of them, or one and the PT_INTERP string, share bytes, writing one
+ * corrupts the other (found by fuzzing: a 74-entry table over the
+ * interpreter's path). Files from a linker never do. Offsets and sizes
+ * were checked against the file when it was read. */
+static int layout_check(struct dos_ctx *ctx, const struct elf *e)
+{
+	const struct elf_phdr *d = &e->ph[e->dyn_ph], *in = e->interp_ph >= 0 ? &e->ph[e->interp_ph] : NULL;
+	const uint64_t r[4][2] = {
+		{ e->phoff, e->phnum * phent(e) },
+		{ d->offset, d->filesz },
+		{ e->strtab_off, e->strsz },
+		{ in ? in->offset : 0, in ? in->filesz : 0 },
+	};
+
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			if (overlap(r[i][0], r[i][1], r[j][0], r[j][1]))
+				return bad(ctx, e, "the program header table, the dynamic section, its "
+					   "string table and the interpreter's path overlap");
+	return 0;
+}
+
 static int rpath_precheck(struct dos_ctx *ctx, const struct elf *e,
 			  const struct dos_elf_info *info, const char *rpath)
 {
@@ -1223,7 +1259,7 @@ static int rpath_precheck(struct dos_ctx *ctx, const struct elf *e,
 		paths += is_path_tag(e->dyn[i].tag);
 	if (paths == 1 && info->rpath && !strcmp(info->rpath, rpath))
 		return DOS_ELF_RPATH_UNCHANGED;
-	return 0;
+	return layout_check(ctx, e);
 }
 
 static int rpath_write(struct dos_ctx *ctx, const char *name, const char *real,

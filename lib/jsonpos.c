@@ -175,9 +175,15 @@ static int scan_value(struct scanner *s, const char *pointer)
 	} else if (*s->p == '"') {
 		free(scan_string(s));
 	} else {
-		/* A number or a literal: runs until a delimiter. */
+		/* A number or a literal: runs until a delimiter (a NUL byte is one
+		 * too: strchr finds the terminator). None read means a delimiter
+		 * stands where a value should ("[}"): not JSON, and going on would
+		 * leave the array loop spinning on it forever (found by fuzzing). */
+		const char *start = s->p;
 		while (s->p < s->end && !strchr(",]} \t\r\n", *s->p))
 			advance(s);
+		if (s->p == start)
+			r = -1;
 	}
 	s->depth--;
 	return r;

@@ -3,8 +3,9 @@
  *
  * libsolv's Debian parser keeps what the solver needs but drops Size: and
  * the version in "Source: foo (1.2-3)", and keeps only the longest
- * checksum (SHA512 when an index has it). So each index is mapped once and
- * read twice: a short scan of our own collects those fields per stanza,
+ * checksum (and overflows on SHA384 and SHA512: see index_parse). So
+ * each index is mapped once and read twice: a short scan of our own
+ * collects those fields per stanza,
  * libsolv parses the same bytes through fmemopen(), and the two are matched
  * stanza by stanza (libsolv adds one solvable per named stanza, in order),
  * checking that the names agree. */
@@ -41,6 +42,7 @@ struct scan {
 	size_t n, alloc;
 	struct scan_entry cur;
 	bool named;
+	bool wide_sums;           /* a SHA384 or SHA512 field: see index_parse */
 };
 
 static bool tag_is(const char *tag, size_t len, const char *want)
@@ -123,6 +125,8 @@ static void scan_field(struct scan *sc, const char *line, size_t n)
 		sc->cur.x.has_sha256 = sha256_copy(v, (size_t)(end - v), sc->cur.x.sha256);
 	} else if (tag_is(line, tl, "source")) {
 		source_parse(sc, v, (size_t)(end - v));
+	} else if (tag_is(line, tl, "sha384") || tag_is(line, tl, "sha512")) {
+		sc->wide_sums = true;
 	}
 }
 
@@ -200,13 +204,53 @@ static void index_unmap(struct mapped *m)
 	m->buf = NULL;
 }
 
-static int index_parse(struct dos_resolver *r, Repo *repo, const char *path, struct mapped *m)
+/* The index without its SHA384 and SHA512 fields (and their continuation
+ * lines), lines split as libsolv splits them (a NUL ends one too). */
+static char *index_without_wide_sums(const char *buf, size_t len, size_t *out_len)
 {
+	char *out = dos_xmalloc(len + 1);
+	size_t pos = 0, n_out = 0;
+	bool dropping = false;
+
+	while (pos < len) {
+		const char *line = buf + pos, *nl = memchr(line, '\n', len - pos), *colon;
+		size_t n = nl ? (size_t)(nl - line) : len - pos;
+
+		n = strnlen(line, n);
+		pos += n + 1;
+		if (n == 0 || (*line != ' ' && *line != '\t')) {
+			colon = memchr(line, ':', n);
+			dropping = colon && (tag_is(line, (size_t)(colon - line), "sha384") ||
+					     tag_is(line, (size_t)(colon - line), "sha512"));
+		}
+		if (dropping)
+			continue;
+		memcpy(out + n_out, line, n);
+		n_out += n;
+		out[n_out++] = '\n';
+	}
+	*out_len = n_out;
+	return out;
+}
+
+/* libsolv 0.7.23 (bookworm's) copies a SHA384 or SHA512 value into a
+ * 65-byte buffer on its stack: glibc's fortify then aborts the process, an
+ * unfortified build overflows (found by fuzzing; later libsolv checks the
+ * length). We read only SHA256 (our scan), so an index that has such
+ * fields reaches libsolv without them: only those indices are copied. */
+static int index_parse(struct dos_resolver *r, Repo *repo, const char *path, struct mapped *m,
+		       bool wide_sums)
+{
+	_cleanup_free_ char *copy = NULL;
+	void *buf = m->buf;
+	size_t len = m->len;
 	FILE *f;
 
-	if (m->len == 0)
+	if (len && wide_sums)
+		buf = copy = index_without_wide_sums(m->buf, m->len, &len);
+	if (len == 0)
 		return 0;
-	f = fmemopen(m->buf, m->len, "r");
+	f = fmemopen(buf, len, "r");
 	if (!f)
 		return dos_error_errno(r->ctx, DOS_EIO, errno, "index '%s': cannot read", path);
 	repo_add_debpackages(repo, f, 0);
@@ -272,7 +316,7 @@ int dos_resolver_add_deb_index(struct dos_resolver *r, const char *repo_name,
 	repo = repo_create(pool, repo_name);
 	repo->priority = priority;
 	r->dirty = true;
-	ret = index_parse(r, repo, packages_path, &m);
+	ret = index_parse(r, repo, packages_path, &m, sc.wide_sums);
 	if (ret == 0)
 		ret = index_match(r, first, &sc, packages_path);
 	index_unmap(&m);

@@ -49,6 +49,10 @@ static void test_invalid_and_deep(void **state)
 	memset(deep, '[', sizeof(deep));
 	assert_int_equal(jsonpos_scan(&pos, deep, sizeof(deep)), -1);
 	jsonpos_release(&pos);
+	/* A delimiter where an array element should be ends the scan (it
+	 * looped forever: found by fuzzing). */
+	assert_int_equal(jsonpos_scan(&pos, "[1, }", 5), -1);
+	jsonpos_release(&pos);
 }
 
 int main(void)

@@ -36,10 +36,9 @@ case $version in
 *) version=$(basename "$PWD" | sed 's/^xrootd-//') ;;
 esac
 top=$PWD
-cd bindings/python
+cd bindings/python || exit 1
 
 suffix=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
-multiarch=$(gcc -print-multiarch)
 site=$DESTDIR$PREFIX/lib/python$PY/site-packages
 mkdir -p "$site/pyxrootd" /tmp/obj
 
@@ -55,9 +54,12 @@ print(" ".join(f for f in (v["CFLAGS"] + " " + v["CCSHARED"]).split() if f != "-
 inc=$("$python" -c 'import sysconfig; print(sysconfig.get_path("include"))')
 
 # One compiler per source file, $JOBS at once.
-# shellcheck disable=SC2086 # cflags is a list of words
-ls src/*.cc | xargs -P "${JOBS#-j}" -I{} sh -ec \
-	'o=/tmp/obj/$(basename {} .cc).o; echo "g++ {}"; g++ '"$cflags"' -std=c++14 -g0 -I'"$inc"' -I/usr/include/xrootd -I'"$top"'/src -c {} -o $o'
+cat >/tmp/cxx.sh <<EOF
+o=/tmp/obj/\$(basename "\$1" .cc).o
+echo "g++ \$1"
+exec g++ $cflags -std=c++14 -g0 -I$inc -I/usr/include/xrootd -I$top/src -c "\$1" -o "\$o"
+EOF
+find src -name '*.cc' -print0 | xargs -0 -n1 -P "${JOBS:-1}" sh -e /tmp/cxx.sh
 g++ -shared -Wl,-z,relro -Wl,--as-needed /tmp/obj/*.o -lXrdCl -lXrdUtils -ldl \
 	-o "$site/pyxrootd/client$suffix"
 

@@ -22,6 +22,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -466,8 +467,29 @@ static int entries_unpack(struct dos_ctx *ctx, struct archive *in, struct archiv
 	return 0;
 }
 
-/* Unpacks the tarball into <tmp>/bundle; *top its one top folder's name. */
+/* Unpacks the tarball into <tmp>/bundle; *top its one top folder's name.
+ * The pack step writes paths as UTF-8 (pax headers); they are read in
+ * C.UTF-8 whatever the process's locale, since libarchive converts them to
+ * the current locale and fails on a non-ASCII name in "C" (ca-certificates
+ * has some: 'NetLock_Arany_=Class_Gold=_Főtanúsítvány.crt'). */
+static int tarball_unpack_entries(struct dos_ctx *ctx, const char *tarball, const char *dest,
+				  char **top);
+
 static int tarball_unpack(struct dos_ctx *ctx, const char *tarball, const char *dest, char **top)
+{
+	locale_t loc = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+	locale_t old = loc ? uselocale(loc) : (locale_t)0;
+	int r = tarball_unpack_entries(ctx, tarball, dest, top);
+
+	if (loc) {
+		uselocale(old);
+		freelocale(loc);
+	}
+	return r;
+}
+
+static int tarball_unpack_entries(struct dos_ctx *ctx, const char *tarball, const char *dest,
+				  char **top)
 {
 	/* Entry paths are checked relative, then made absolute below dest. */
 	int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |

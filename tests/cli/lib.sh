@@ -49,24 +49,56 @@ like() { # like TEXT PATTERN(grep -E) DESCRIPTION
 
 finish() { [ "$TEST_FAILED" -eq 0 ]; }
 
-# shared_python: our CPython 3.13 (configs/python3.13.json), built once per
-# machine into a workDir that every test and every later run shares, since
-# the build takes 5 to 11 minutes on 2 cores. The folder is named by a hash
-# of the configuration and its recipe, so checkouts with other versions of
-# them do not rebuild each other's; later calls find the content key
-# unchanged and build nothing. Prints the local repository's path (for a
-# test configuration's "repo"); fails with the build's output on stderr.
-# DIRACOS_TEST_SHARED moves the shared folder (default /var/tmp/diracos-tests).
+# shared_python: our CPython 3.13 (the "bootstrap" package group of
+# configs/python3.13.json), built once per machine into a workDir that every
+# test and every later run shares, since the build takes 5 to 11 minutes on
+# 2 cores. The shared configuration (python.json, beside the repository's
+# folder) is the shipped one cut down to that group: python3.13 alone in the
+# bundle, the tests that need nothing else (standard modules, pip, python3
+# and pip3 --version), no pip step. The folder is named by a hash of that
+# cut-down configuration and the recipe, so checkouts with other versions of
+# them do not rebuild each other's, and a change elsewhere in the shipped
+# configuration (its other packages) does not rebuild Python; later calls
+# find the content key unchanged and build nothing. Prints the local
+# repository's path (for a test configuration's "repo"; a test that builds
+# more packages copies it, cp -al, rather than adding to it); fails with the
+# build's output on stderr. DIRACOS_TEST_SHARED moves the shared folder
+# (default /var/tmp/diracos-tests).
 shared_python() {
 	_sp_cfg=$DIRACOS_SRC/configs/python3.13.json
-	_sp_recipe=$(sed -n 's|.*"recipe": "\.\./\(recipes/[^"]*\)".*|\1|p' "$_sp_cfg")
-	_sp_key=$(cat "$_sp_cfg" "$DIRACOS_SRC/$_sp_recipe" | sha256sum | cut -c1-12)
-	_sp_dir=${DIRACOS_TEST_SHARED:-/var/tmp/diracos-tests}/python3.13-$_sp_key
-	mkdir -p "$_sp_dir" || return 1
-	sed -e "s|\"workDir\": \"../diracos-work\"|\"workDir\": \"$_sp_dir/work\"|" \
-		-e "s|\"\.\./recipes/|\"$DIRACOS_SRC/recipes/|" \
-		"$_sp_cfg" >"$_sp_dir/python.json.new" &&
-		mv "$_sp_dir/python.json.new" "$_sp_dir/python.json" || return 1
+	_sp_base=${DIRACOS_TEST_SHARED:-/var/tmp/diracos-tests}
+	mkdir -p "$_sp_base" || return 1
+	_sp_tmp=$(mktemp "$_sp_base/python.json.XXXXXX") || return 1
+	if ! python3 - "$_sp_cfg" "$DIRACOS_SRC" >"$_sp_tmp" <<'PYEOF'; then
+import json, re, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["packageGroups"] = [g for g in cfg["packageGroups"] if g["name"] == "bootstrap"]
+for g in cfg["packageGroups"]:
+    for p in g["packages"]:
+        p["recipe"] = p["recipe"].replace("../recipes/", sys.argv[2] + "/recipes/")
+cfg["distributionPackages"] = ["python3.13"]
+for k in ("pipRequirements", "pipSources", "pipBuildDependencies", "pipOptions",
+          "environment", "removedFolders", "patchDir"):
+    cfg.pop(k, None)
+cfg["workDir"] = "@WORKDIR@"
+cfg["comment"] = "Our CPython 3.13 alone: the bootstrap group of configs/python3.13.json (tests/cli/lib.sh, shared_python)"
+t = cfg.get("tests", {})
+t["imports"] = [m for m in t.get("imports", [])
+                if m in sys.stdlib_module_names or m == "pip"]
+t["commands"] = [c for c in t.get("commands", [])
+                 if re.fullmatch(r"(python3[.0-9]*|pip3[.0-9]*)( -m pip)? --version", c)]
+json.dump(cfg, sys.stdout, indent=2)
+PYEOF
+		rm -f "$_sp_tmp"
+		return 1
+	fi
+	_sp_recipe=$DIRACOS_SRC/recipes/cpython.sh
+	_sp_key=$(cat "$_sp_tmp" "$_sp_recipe" | sha256sum | cut -c1-12)
+	_sp_dir=$_sp_base/python3.13-$_sp_key
+	mkdir -p "$_sp_dir" &&
+		sed "s|@WORKDIR@|$_sp_dir/work|" "$_sp_tmp" >"$_sp_tmp.new" &&
+		mv "$_sp_tmp.new" "$_sp_dir/python.json" || { rm -f "$_sp_tmp" "$_sp_tmp.new"; return 1; }
+	rm -f "$_sp_tmp"
 	if ! flock "$_sp_dir/lock" "$DIRACOS_BIN" packages "$_sp_dir/python.json" \
 		>"$_sp_dir/last.log" 2>&1; then
 		tail -30 "$_sp_dir/last.log" >&2
@@ -94,4 +126,14 @@ skip_if_slow() {
 		echo "1..0 # SKIP DIRACOS_SKIP_SLOW=1 ($1)"
 		exit 0
 	fi
+}
+
+# json_edit IN OUT CODE: writes OUT, the JSON of IN after the Python
+# statements CODE have changed it (named c), e.g.
+#   json_edit a.json b.json 'c["workDir"] = "/tmp/w"'
+json_edit() {
+	python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(c, open(sys.argv[2], "w"), indent=2)' "$@"
 }

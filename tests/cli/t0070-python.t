@@ -1,6 +1,6 @@
 #!/bin/sh
-# Our own Python, the real thing (issue 4, step 2): configs/python3.13.json
-# builds CPython 3.13 from the upstream tarball of trixie's python3.13
+# Our own Python, the real thing (issue 4, step 2): configs/python3.13.json's
+# bootstrap group builds CPython 3.13 from the upstream tarball of trixie's python3.13
 # source package in a bookworm build root; the .deb installs with apt in a
 # fresh root and its modules import; a bundle of it runs unpacked
 # elsewhere, by full path, and passes diracos check and diracos test on
@@ -26,12 +26,12 @@ is "$STATUS" 0 "python3.13 builds (or its content key is unchanged)"
 like "$(cat "$(dirname "$(dirname "$REPO")")/last.log")" \
 	"^python3\.13: (built \([0-9]+ s\)|up to date)$" "and is reported built or up to date"
 
-# The repository's configuration, its work and output folders in $TMP, its
-# local repository the shared one.
-sed -e "s|\"workDir\": \"../diracos-work\"|\"workDir\": \"$TMP/work\", \"repo\": \"$REPO\"|" \
-	-e "s|\"\.\./recipes/|\"$DIRACOS_SRC/recipes/|" \
-	-e "s|\"compression\": \[\"zstd\", \"gzip\"\]|\"directory\": \"$TMP/out\", \"compression\": [\"gzip\"]|" \
-	"$DIRACOS_SRC/configs/python3.13.json" >"$TMP/python.json"
+# The shared configuration (configs/python3.13.json cut down to python3.13
+# alone, see shared_python), its work and output folders in $TMP, its local
+# repository the shared one.
+json_edit "$(dirname "$(dirname "$REPO")")/python.json" "$TMP/python.json" "
+c['workDir'] = '$TMP/work'; c['repo'] = '$REPO'
+c['output'] = {'directory': '$TMP/out', 'compression': ['gzip']}"
 CFG=$TMP/python.json
 run config "$CFG"
 like "$OUT" "\"repo\": \"$REPO\"" "the test configuration takes the shared repository"

@@ -441,6 +441,18 @@ static void test_run_tarball(void **state)
 	assert_int_equal(m.platforms[0].status, DOS_TESTRUN_BELOW_FLOOR);
 	dos_testrun_matrix_release(&m);
 	dos_strv_release(&platforms);
+	/* A non-ASCII name in a pax header (UTF-8, as the pack step writes
+	 * it; ca-certificates has some), read in this process's "C" locale */
+	assert_int_equal(sh("python3 -c 'import io, tarfile\n"
+			    "t = tarfile.open(\"u.tar.gz\", \"w:gz\", format=tarfile.PAX_FORMAT)\n"
+			    "t.add(\"bundle/tiny\", arcname=\"tiny\")\n"
+			    "i = tarfile.TarInfo(\"tiny/F\\u0151tan\\u00fas\\u00edtv\\u00e1ny.crt\")\n"
+			    "i.size = 2\n"
+			    "t.addfile(i, io.BytesIO(b\"ok\"))\n"
+			    "t.close()'"), 0);
+	assert_int_equal(testrun("u.tar.gz", NULL, &m, msg, sizeof(msg)), 0);
+	assert_no_root_needed(&m);
+	dos_testrun_matrix_release(&m);
 }
 
 static void assert_run_error(const char *rel, int code, const char *text)

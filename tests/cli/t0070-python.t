@@ -106,8 +106,8 @@ like "$OUT" "^prefix $B/usr$" "its prefix is where it was unpacked"
 PYC=$B/usr/lib/python3.13/__pycache__/os.cpython-313.pyc
 is "$(od -An -tx1 -j4 -N4 "$PYC" 2>/dev/null | tr -d ' ')" "01000000" \
 	"os.py has unchecked-hash bytecode"
-OUT=$(env -i "$B/usr/bin/python3.13" -c 'import json, os; print(json.__file__, os.__spec__.cached)' 2>&1)
-like "$OUT" "^$B/usr/lib/python3\.13/json/__init__\.py $B/usr/lib/python3\.13/__pycache__/os\.cpython-313\.pyc$" \
+OUT=$(env -i "$B/usr/bin/python3.13" -c 'import json; print(json.__file__, json.__spec__.cached)' 2>&1)
+like "$OUT" "^$B/usr/lib/python3\.13/json/__init__\.py $B/usr/lib/python3\.13/json/__pycache__/__init__\.cpython-313\.pyc$" \
 	"modules load from the bundle, with their bytecode"
 OUT=$(env -i "$B/usr/bin/pip3.13" --version 2>&1)
 like "$OUT" "^pip [0-9.]+ from $B/usr/lib/python3\.13/site-packages/pip " \

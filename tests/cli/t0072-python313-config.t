@@ -15,6 +15,7 @@
 # About 5 minutes with Python shared (boost's tarball, 77 MB, is most of
 # it); 11 more the first time on a machine. DIRACOS_SKIP_SLOW=1 skips it.
 . "$(dirname "$0")/lib.sh"
+use_release_binary
 
 if [ "${DIRACOS_SKIP_SLOW:-0}" = 1 ]; then
 	echo "1..0 # SKIP DIRACOS_SKIP_SLOW=1 (builds boost-python and xrootd-python, and Python once)"

@@ -17,9 +17,9 @@
  *   - leaks: files holding the build-time paths (<workDir>/bundle/<name>,
  *     <workDir>), and executable scripts whose #! names an interpreter
  *     the bundle does not ship (other than /bin/sh and /usr/bin/env);
- *   - Python bytecode, when usr/bin ships a python3.X: every source of
- *     usr/lib/python3.X/ and usr/lib/python3/dist-packages/ has a valid
- *     __pycache__/NAME.cpython-3X.pyc (hash-based, its magic number and
+ *   - Python bytecode, when usr/bin ships a python3.X (the highest one):
+ *     every source of usr/lib/python3.X/ and usr/lib/python3/dist-packages/
+ *     has a valid __pycache__/NAME.cpython-3X.pyc (hash-based, its magic number and
  *     source hash right) unless tests.knownNoBytecode lists it, and every
  *     __pycache__ .pyc there has its source;
  *   - setuid and setgid files, world-writable files, device files, fifos

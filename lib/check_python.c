@@ -1,6 +1,7 @@
 /* The bundle's Python bytecode, audited (see check.h): every source under
  * usr/lib/python3.X/ and usr/lib/python3/dist-packages/ needs a valid
- * __pycache__/NAME.cpython-3X.pyc for each Python 3.X the bundle ships, and
+ * __pycache__/NAME.cpython-3X.pyc for the bundle's Python 3.X (the highest
+ * of usr/bin, the one the bundle step compiles for), and
  * every __pycache__ .pyc there needs its source.
  *
  * "Valid" is what an import from a read-only mount accepts without
@@ -267,37 +268,47 @@ static void orphan_check(struct scan *sc, const struct centry *e)
 			       dos_xasprintf("no %s", base_name(src)));
 }
 
-/* The Pythons of usr/bin (executable files, or links to one inside the
- * bundle) as table bits; unknown versions are warned about. */
-static uint32_t pythons_find(struct scan *sc)
+/* The bundle's Python as a table bit: the highest usr/bin/python3.X that is
+ * an executable file (or a link to one inside the bundle), the one the
+ * bundle step compiles for (bytecode.c); 0 when none. Others are named in
+ * warnings, their bytecode not checked. */
+static uint32_t python_find(struct scan *sc)
 {
-	uint32_t bins = 0;
+	int best = -1, unknown = -1;
 
 	for (size_t k = 0; k < sc->t.n; k++) {
 		const struct centry *e = &sc->t.v[k], *f;
 		const char *end;
-		int minor, i;
+		int minor;
 		if (strncmp(e->path, "usr/bin/", 8) || (minor = minor_parse(e->path + 8, &end)) < 0 ||
 		    *end || !(f = check_tree_resolve(sc, e->path)) || !S_ISREG(f->mode) ||
 		    !(f->mode & 0111))
 			continue;
-		if ((i = version_index(minor)) < 0) {
+		if (version_index(minor) < 0)
+			unknown = minor > unknown ? minor : unknown;
+		else if (minor != best && best >= 0)
 			dos_strv_push_owned(&sc->rep->warnings, dos_xasprintf(
-				"%s: Python 3.%d's magic number is not known: its bytecode is not "
-				"checked", e->path, minor));
-			continue;
-		}
-		if (!(bins & (1u << i)))
-			dos_strv_push_owned(&sc->rep->pythons, dos_xasprintf("3.%d", minor));
-		bins |= 1u << i;
+				"usr/bin/python3.%d: not the bundle's Python (the highest version): "
+				"its bytecode is not checked", minor < best ? minor : best));
+		if (version_index(minor) >= 0 && minor > best)
+			best = minor;
 	}
-	return bins;
+	if (unknown > best) {
+		dos_strv_push_owned(&sc->rep->warnings, dos_xasprintf(
+			"usr/bin/python3.%d: Python 3.%d's magic number is not known: the bytecode "
+			"is not checked", unknown, unknown));
+		return 0;
+	}
+	if (best < 0)
+		return 0;
+	dos_strv_push_owned(&sc->rep->pythons, dos_xasprintf("3.%d", best));
+	return 1u << version_index(best);
 }
 
 void check_python(struct scan *sc)
 {
 	const struct dos_strv *known = &sc->tests->known_no_bytecode;
-	uint32_t bins = pythons_find(sc);
+	uint32_t bins = python_find(sc);
 
 	sc->no_bytecode_used = dos_xcalloc(known->n + 1, sizeof(bool));
 	for (size_t k = 0; bins && k < sc->t.n; k++) {

@@ -39,8 +39,15 @@ static const struct {
 	{ 8, 3413 }, { 9, 3425 }, { 10, 3439 }, { 11, 3495 }, { 12, 3531 }, { 13, 3571 },
 };
 
+#define IMPORTLIB "/importlib/_bootstrap_external.py"
+#define IMPORTLIB_MAX ((size_t)1 << 20)
+
 struct pyfile {
 	bool source;
+	/* importlib/_bootstrap_external.py: its text, for MAGIC_NUMBER */
+	char *text;
+	size_t text_len;
+	int magic;                             /* -1: none found */
 	uint32_t want;                         /* table indexes hashed */
 	struct dos_siphash st[CHECK_PY_VERSIONS];
 	uint64_t hash[CHECK_PY_VERSIONS];
@@ -141,6 +148,9 @@ void check_py_begin(struct centry *e, uint32_t bins)
 		return;
 	py = e->py = dos_xcalloc(1, sizeof(*py));
 	py->source = true;
+	py->magic = -1;
+	if (where >= 0 && ends_with(e->path, IMPORTLIB) && e->size < IMPORTLIB_MAX)
+		py->text = dos_xcalloc(1, (size_t)e->size + 1);
 	if (where >= 0)
 		py->want = (i = version_index(where)) >= 0 ? 1u << i : 0;
 	else
@@ -163,15 +173,38 @@ void check_py_feed(struct centry *e, const uint8_t *buf, size_t n)
 		py->head_len += k;
 		return;
 	}
+	if (py->text && py->text_len + n <= (size_t)e->size) {
+		memcpy(py->text + py->text_len, buf, n);
+		py->text_len += n;
+	}
 	for (int i = 0; i < CHECK_PY_VERSIONS; i++)
 		if (py->want & (1u << i))
 			dos_siphash_feed(&py->st[i], buf, n);
+}
+
+/* "MAGIC_NUMBER = (3571).to_bytes(2, 'little') + b'\r\n'" in importlib's
+ * text (3.8 to 3.13 write it so); -1 when absent. */
+static int magic_parse(const char *text)
+{
+	const char *p = strstr(text, "\nMAGIC_NUMBER = (");
+	long v;
+	char *end;
+
+	if (!p)
+		return -1;
+	v = strtol(p + strlen("\nMAGIC_NUMBER = ("), &end, 10);
+	return *end == ')' && v > 0 && v < 65536 ? (int)v : -1;
 }
 
 void check_py_end(struct centry *e)
 {
 	struct pyfile *py = e->py;
 
+	if (py && py->text) {
+		py->magic = magic_parse(py->text);
+		free(py->text);
+		py->text = NULL;
+	}
 	for (int i = 0; py && py->source && i < CHECK_PY_VERSIONS; i++)
 		if (py->want & (1u << i))
 			py->hash[i] = dos_siphash_final(&py->st[i]);
@@ -179,6 +212,8 @@ void check_py_end(struct centry *e)
 
 void check_py_release(struct centry *e)
 {
+	if (e->py)
+		free(e->py->text);
 	free(e->py);
 	e->py = NULL;
 }
@@ -268,6 +303,22 @@ static void orphan_check(struct scan *sc, const struct centry *e)
 			       dos_xasprintf("no %s", base_name(src)));
 }
 
+/* The magic number the bundle's own importlib states, when it does, is
+ * the table's (a table gone wrong would call every .pyc foreign). */
+static bool magic_agrees(struct scan *sc, int minor)
+{
+	_cleanup_free_ char *path = dos_xasprintf("usr/lib/python3.%d%s", minor, IMPORTLIB);
+	const struct centry *e = check_tree_file(sc, path);
+	int i = version_index(minor);
+
+	if (!e || !e->py || e->py->magic < 0 || e->py->magic == magics[i].magic)
+		return true;
+	dos_strv_push_owned(&sc->rep->warnings, dos_xasprintf(
+		"%s: magic number %d, not the %u diracos check knows for 3.%d: the bytecode is "
+		"not checked", path, e->py->magic, (unsigned)magics[i].magic, minor));
+	return false;
+}
+
 /* The bundle's Python as a table bit: the highest usr/bin/python3.X that is
  * an executable file (or a link to one inside the bundle), the one the
  * bundle step compiles for (bytecode.c); 0 when none. Others are named in
@@ -299,7 +350,7 @@ static uint32_t python_find(struct scan *sc)
 			"is not checked", unknown, unknown));
 		return 0;
 	}
-	if (best < 0)
+	if (best < 0 || !magic_agrees(sc, best))
 		return 0;
 	dos_strv_push_owned(&sc->rep->pythons, dos_xasprintf("3.%d", best));
 	return 1u << version_index(best);

@@ -20,7 +20,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "1..0 # SKIP needs root (mmdebstrap --mode=root)"
 	exit 0
 fi
-plan 36
+plan 38
 
 MODULES="ssl, sqlite3, ctypes, lzma, bz2, readline, decimal, uuid, zlib"
 now() { date +%s; }
@@ -130,6 +130,9 @@ for what in "$B" "$TARBALL"; do
 	run check "$what"
 	is "$STATUS" 0 "diracos check passes on ${what#"$TMP/"}"
 	[ "$STATUS" = 0 ] || diag "$OUT"
+	# "3.13: N sources, N valid .pyc files": the bundle step's bytecode
+	PYC=$(printf '%s\n' "$OUT" | sed -n 's/^ *3\.13: \([0-9]*\) sources, \([0-9]*\) valid \.pyc files$/\1 \2/p')
+	like "$PYC" '^([1-9][0-9]+) \1$' "and finds valid bytecode for every module source"
 done
 T0=$(now)
 run test -c "$CFG" "$TARBALL"

@@ -645,10 +645,11 @@ static void python_plant(const char *known)
 			    "mkdir -p $L/pkg $D usr/lib/python3.9 && "
 			    "printf '#!/bin/sh\\n' >usr/bin/python3.%d && chmod 755 usr/bin/python3.%d && "
 			    "ln -s python3.%d usr/bin/python3 && cp usr/bin/python3 usr/bin/python3.9 && "
-			    "echo 'x = 1' >$L/mod.py && : >$L/pkg/__init__.py && "
+			    "echo 'x = 1' >$L/mod.py && : >$L/pkg/__init__.py && mkdir $L/importlib && "
+			    "cp /usr/lib/python3.%d/importlib/_bootstrap_external.py $L/importlib/ && "
 			    "echo 'import json' >$D/dp.py && echo 'y = 2' >usr/lib/python3.9/old.py && "
 			    "python3 -m compileall -q --invalidation-mode unchecked-hash -s \"$PWD\" "
-			    "-p / $L $D", host_minor, host_minor, host_minor, host_minor), 0);
+			    "-p / $L $D", host_minor, host_minor, host_minor, host_minor, host_minor), 0);
 	snprintf(json, sizeof(json), "{\"bundle\": {\"name\": \"top\", \"workDir\": \"%s/work\", "
 		 "\"tests\": {\"knownNoBytecode\": [%s]}}, \"packages\": []}\n", tmp, known);
 	file_write("b/top/diracos.json", json, 0644);
@@ -676,9 +677,10 @@ static void verify_clean(struct dos_check_report *rep)
 	/* python3.9: not the highest, not checked (its old.py neither) */
 	assert_int_equal(rep->warnings.n, 1);
 	assert_non_null(strstr(rep->warnings.v[0], "usr/bin/python3.9: not the bundle's Python"));
-	/* mod.py, pkg/__init__.py (empty), dp.py; not python3.9's old.py */
-	assert_int_equal(rep->py_sources, 3);
-	assert_int_equal(rep->bytecode_ok, 3);
+	/* mod.py, pkg/__init__.py (empty), importlib's (its magic number
+	 * the table's), dp.py; not python3.9's old.py */
+	assert_int_equal(rep->py_sources, 4);
+	assert_int_equal(rep->bytecode_ok, 4);
 }
 
 static void test_python_clean(void **state)
@@ -752,6 +754,26 @@ static void test_python_faults(void **state)
 	check_both(&strict, verify_faults);
 }
 
+/* The bundle's importlib states another magic number than the table's:
+ * a warning, nothing checked. */
+static void verify_other_magic(struct dos_check_report *rep)
+{
+	assert_int_equal(rep->pythons.n, 0);
+	assert_int_equal(dos_check_failures(rep), 0);
+	assert_int_equal(rep->warnings.n, 2);
+	assert_non_null(strstr(rep->warnings.v[1], "magic number 3400, not the"));
+}
+
+static void test_python_magic(void **state)
+{
+	(void)state;
+	python_plant("");
+	assert_int_equal(sh("cd b/top/usr/lib/python3.%d && rm -r __pycache__ && "
+			    "printf 'x = 1\\nMAGIC_NUMBER = (3400).to_bytes(2, \\047little\\047)\\n' "
+			    ">importlib/_bootstrap_external.py", host_minor), 0);
+	check_both(NULL, verify_other_magic);
+}
+
 /* Without a python3.X in usr/bin, sources need no bytecode. */
 static void verify_no_python(struct dos_check_report *rep)
 {
@@ -791,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_pyc_source_hash),
 		cmocka_unit_test_setup(test_python_clean, test_setup),
 		cmocka_unit_test_setup(test_python_faults, test_setup),
+		cmocka_unit_test_setup(test_python_magic, test_setup),
 		cmocka_unit_test_setup(test_python_none, test_setup),
 	};
 

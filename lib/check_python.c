@@ -293,10 +293,20 @@ static void source_check(struct scan *sc, const struct centry *e, const struct c
 /* A .pyc of __pycache__ whose NAME.py next to the folder is gone. */
 static void orphan_check(struct scan *sc, const struct centry *e)
 {
-	const char *base = base_name(e->path), *dot = strchr(base, '.');
+	const char *base = base_name(e->path);
 	size_t dir = (size_t)(base - e->path) - strlen("__pycache__/");
-	_cleanup_free_ char *src = dos_xasprintf("%.*s%.*s.py", (int)dir, e->path,
-						 (int)(dot - base), base);
+	size_t n = strlen(base) - strlen(".pyc");
+	_cleanup_free_ char *src = NULL;
+
+	/* NAME.TAG.pyc or NAME.TAG.opt-N.pyc; NAME may hold dots */
+	while (n && base[n - 1] != '.')
+		n--;
+	if (n > 1 && !strncmp(base + n, "opt-", 4))
+		for (n--; n && base[n - 1] != '.'; n--)
+			;
+	if (n < 2)
+		return;
+	src = dos_xasprintf("%.*s%.*s.py", (int)dir, e->path, (int)(n - 1), base);
 
 	if (!check_tree_file(sc, src))
 		list_push_item(&sc->rep->orphan_bytecode, e->path,

@@ -646,6 +646,7 @@ static void python_plant(const char *known)
 			    "printf '#!/bin/sh\\n' >usr/bin/python3.%d && chmod 755 usr/bin/python3.%d && "
 			    "ln -s python3.%d usr/bin/python3 && cp usr/bin/python3 usr/bin/python3.9 && "
 			    "echo 'x = 1' >$L/mod.py && : >$L/pkg/__init__.py && mkdir $L/importlib && "
+			    "echo 'z = 1' >$L/pkg/a.b.py && "
 			    "cp /usr/lib/python3.%d/importlib/_bootstrap_external.py $L/importlib/ && "
 			    "echo 'import json' >$D/dp.py && echo 'y = 2' >usr/lib/python3.9/old.py && "
 			    "python3 -m compileall -q --invalidation-mode unchecked-hash -s \"$PWD\" "
@@ -677,10 +678,10 @@ static void verify_clean(struct dos_check_report *rep)
 	/* python3.9: not the highest, not checked (its old.py neither) */
 	assert_int_equal(rep->warnings.n, 1);
 	assert_non_null(strstr(rep->warnings.v[0], "usr/bin/python3.9: not the bundle's Python"));
-	/* mod.py, pkg/__init__.py (empty), importlib's (its magic number
+	/* mod.py, pkg/__init__.py (empty), pkg/a.b.py, importlib's (its magic number
 	 * the table's), dp.py; not python3.9's old.py */
-	assert_int_equal(rep->py_sources, 4);
-	assert_int_equal(rep->bytecode_ok, 4);
+	assert_int_equal(rep->py_sources, 5);
+	assert_int_equal(rep->bytecode_ok, 5);
 }
 
 static void test_python_clean(void **state)
@@ -736,7 +737,7 @@ static void test_python_faults(void **state)
 		 "\"./usr/lib/python3/dist-packages/t/\", \"usr/lib/nothing.py\"", host_minor);
 	python_plant(known);
 	assert_int_equal(sh("cd b/top && L=usr/lib/python3.%d && D=usr/lib/python3/dist-packages && "
-			    "echo 'x = 3' >$L/mod.py && rm $L/pkg/__pycache__/*.pyc && "
+			    "echo 'x = 3' >$L/mod.py && rm $L/pkg/__pycache__/__init__.*.pyc && "
 			    "echo 'def' >$L/bad.py && mkdir -p $D/t/data && "
 			    "echo 'print 1' >$D/t/data/a.py && "
 			    "echo 'g = 1' >$L/gone.py && env -u SOURCE_DATE_EPOCH python3 -m py_compile "

@@ -244,6 +244,9 @@ static char *pyc_verdict(const struct centry *src, const struct centry *pyc, int
 		return dos_xasprintf("__pycache__/%s: magic number %u, not 3.%d's %u", name,
 				     (unsigned)b->head[0] | (unsigned)b->head[1] << 8,
 				     magics[i].minor, (unsigned)magics[i].magic);
+	/* importlib refuses flags other than hash-based and check_source */
+	if ((b->head[4] & ~3) || b->head[5] || b->head[6] || b->head[7])
+		return dos_xasprintf("__pycache__/%s: invalid flags", name);
 	if (!(b->head[4] & 1))
 		return dos_xasprintf("__pycache__/%s: timestamp-based, not hash-based", name);
 	for (int k = 7; k >= 0; k--)

@@ -709,7 +709,8 @@ static void verify_faults(struct dos_check_report *rep)
 	assert_item(nb, "usr/lib/python3/dist-packages/dp.py", "timestamp-based");
 	assert_item(nb, "usr/lib/python3/dist-packages/new.py", "magic number 3000");
 	assert_item(nb, "usr/lib/python3/dist-packages/short.py", "truncated");
-	assert_int_equal(nb->n, 5);
+	assert_item(nb, "usr/lib/python3/dist-packages/flags.py", "invalid flags");
+	assert_int_equal(nb->n, 6);
 	char gone[256];
 
 	snprintf(gone, sizeof(gone), "usr/lib/python3.%d/__pycache__/gone.cpython-3%d.pyc",
@@ -722,7 +723,7 @@ static void verify_faults(struct dos_check_report *rep)
 	assert_item(&rep->known_no_bytecode, "usr/lib/python3/dist-packages/t/data/a.py", NULL);
 	assert_int_equal(rep->stale_no_bytecode.n, 1);
 	assert_string_equal(rep->stale_no_bytecode.v[0], "usr/lib/nothing.py");
-	assert_int_equal(dos_check_failures(rep), 8);
+	assert_int_equal(dos_check_failures(rep), 9);
 }
 
 static void test_python_faults(void **state)
@@ -745,11 +746,15 @@ static void test_python_faults(void **state)
 			    ": >$D/__pycache__/gone2.cpython-313.opt-1.pyc && echo 'n = 1' >$D/new.py && "
 			    "printf '\\270\\013\\r\\n\\001\\000\\000\\000\\0\\0\\0\\0\\0\\0\\0\\0' "
 			    ">$D/__pycache__/new.cpython-3%d.pyc && echo 's = 1' >$D/short.py && "
-			    "printf 'abc' >$D/__pycache__/short.cpython-3%d.pyc",
-			    host_minor, host_minor, host_minor), 0);
+			    "printf 'abc' >$D/__pycache__/short.cpython-3%d.pyc && "
+			    "echo 'f = 1' >$D/flags.py && python3 -m compileall -q "
+			    "--invalidation-mode unchecked-hash $D/flags.py && "
+			    "printf '\\004' | dd of=$D/__pycache__/flags.cpython-3%d.pyc bs=1 seek=4 "
+			    "conv=notrunc 2>/dev/null",
+			    host_minor, host_minor, host_minor, host_minor), 0);
 	/* not strict: the stale entry is no failure */
 	check(NULL, NULL, &rep);
-	assert_int_equal(dos_check_failures(&rep), 7);
+	assert_int_equal(dos_check_failures(&rep), 8);
 	assert_int_equal(rep.stale_no_bytecode.n, 1);
 	dos_check_report_release(&rep);
 	check_both(&strict, verify_faults);

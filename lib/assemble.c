@@ -285,6 +285,12 @@ static void note_extraction(const struct dos_extract_result *x, struct dos_bundl
 	for (size_t i = 0; i < x->n_skipped; i++)
 		dos_strv_push_owned(&res->notes, dos_xasprintf("%s (%s): special file not extracted",
 			x->skipped[i].path, x->skipped[i].package));
+	/* A relocatable bundle never carries setuid/setgid files: say so,
+	 * since a package that needs them will not work as shipped. */
+	for (size_t i = 0; i < x->n_setids; i++)
+		dos_strv_push_owned(&res->notes, dos_xasprintf("%s (%s): %s bit dropped",
+			x->setids[i].path, x->setids[i].package,
+			x->setids[i].mode & S_ISUID ? "setuid" : "setgid"));
 	res->files = x->files;
 	res->bytes = x->bytes;
 }
@@ -686,6 +692,16 @@ static int staging_extract(struct dos_ctx *ctx, struct dos_assembly *as, char **
 	return r;
 }
 
+/* A file system error (a full disk, say) names the tree it happened in:
+ * the entry's own path is relative to it. */
+static int staging_extract_named(struct dos_ctx *ctx, struct dos_assembly *as, char **paths,
+				 struct staging *st, struct dos_extract_result *x)
+{
+	int r = staging_extract(ctx, as, paths, st, x);
+
+	return r == DOS_EIO ? dos_error_prefix(ctx, "staging tree '%s'", st->root) : r;
+}
+
 static int cmp_str_ptr(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -829,7 +845,7 @@ static int build_tree(struct dos_ctx *ctx, const struct dos_config *cfg, struct 
 		r = staging_open(ctx, cfg, st);
 	if (r == 0) {
 		res->root = dos_xstrdup(st->root);
-		r = staging_extract(ctx, as, paths, st, &x);
+		r = staging_extract_named(ctx, as, paths, st, &x);
 	}
 	clock_lap(ctx, clock, "extract");
 	if (r == 0) {

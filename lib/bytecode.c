@@ -17,18 +17,6 @@
  * depend on what the process interned before. */
 #define COMPILE_TIMEOUT_S 1800
 
-/* "python3.11" -> 11; -1 for any other name. */
-static int python_minor(const char *name)
-{
-	char *end;
-	long minor;
-
-	if (strncmp(name, "python3.", 8) != 0 || name[8] < '0' || name[8] > '9')
-		return -1;
-	minor = strtol(name + 8, &end, 10);
-	return *end == '\0' && minor < 1000 ? (int)minor : -1;
-}
-
 char *dos_bytecode_find_python(const char *root)
 {
 	_cleanup_free_ char *bin = dos_path_join(root, "usr/bin");
@@ -39,7 +27,7 @@ char *dos_bytecode_find_python(const char *root)
 	while (d && (de = readdir(d))) {
 		_cleanup_free_ char *full = dos_path_join(bin, de->d_name);
 		_cleanup_free_ char *real = NULL, *real_root = realpath(root, NULL);
-		int minor = python_minor(de->d_name);
+		int minor = dos_python3_minor(de->d_name);
 		struct stat st;
 
 		/* stat follows the relative links relocation left: the file they

@@ -556,10 +556,15 @@ static int item_direct(struct worker *w, struct item *it, struct pentry *e, size
 	if (r == 1)
 		r = node_reuse(w, it, pfd, leaf, digest);
 	if (r == 1) {
-		if (unlinkat(pfd, leaf, 0) < 0)
-			r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot replace what is there");
-		else
+		if (unlinkat(pfd, leaf, 0) == 0)
 			r = node_create(w, it, pfd, leaf, digest);
+		/* A folder made for the files under this path (by another
+		 * package, say): the packages conflict, the disk is fine. */
+		else if (errno == EISDIR)
+			r = dos_error(&w->ctx, DOS_EFORMAT, "a folder is in the way, made for the "
+				      "files under this path");
+		else
+			r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot replace what is there");
 		if (r == 1)
 			r = dos_error(&w->ctx, DOS_EIO, "created by someone else meanwhile");
 	}
@@ -844,13 +849,18 @@ static int entry_extract(struct worker *w, struct deb *d, struct archive_entry *
 
 	if (!raw)
 		return dos_error(&w->ctx, DOS_EFORMAT, "%s: an entry without a name", d->member);
+	/* Names are cut in messages: a hostile long one would push the
+	 * cause out of the message buffer. */
 	len = extract_path_clean(raw, rel);
 	if (len < 0)
-		return dos_error(&w->ctx, DOS_EFORMAT, "entry '%s': %s", raw, extract_clean_why(len));
+		return dos_error(&w->ctx, DOS_EFORMAT, "entry '%.512s%s': %s", raw,
+				 strlen(raw) > 512 ? "..." : "", extract_clean_why(len));
 	if (len == 0)
 		return 0;   /* the root folder itself */
 	r = entry_dispatch(w, d, rel, ae);
-	return r < 0 ? dos_error_prefix(&w->ctx, "entry '%s'", rel) : 0;
+	if (r < 0)
+		return dos_error_prefix(&w->ctx, "entry '%.512s%s'", rel, len > 512 ? "..." : "");
+	return 0;
 }
 
 static int data_extract(struct worker *w, struct deb *d)

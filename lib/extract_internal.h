@@ -57,7 +57,7 @@ void extract_rpm_close(struct deb *d);
 
 /* --- clean paths and folders (extract_paths.c) --- */
 
-enum clean_err { CLEAN_ABSOLUTE = -1, CLEAN_DOTDOT = -2, CLEAN_LONG = -3 };
+enum clean_err { CLEAN_ABSOLUTE = -1, CLEAN_DOTDOT = -2, CLEAN_LONG = -3, CLEAN_NEWLINE = -4 };
 
 const char *extract_clean_why(int e);
 /* Turns an archive name into a clean relative path: a leading "./", and

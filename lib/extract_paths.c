@@ -16,7 +16,8 @@
 const char *extract_clean_why(int e)
 {
 	return e == CLEAN_ABSOLUTE ? "an absolute path is refused" :
-	       e == CLEAN_DOTDOT ? "a '..' component is refused" : "path too long";
+	       e == CLEAN_DOTDOT ? "a '..' component is refused" :
+	       e == CLEAN_NEWLINE ? "a newline in a name is refused" : "path too long";
 }
 
 int extract_path_clean(const char *raw, char out[PATH_MAX])
@@ -31,6 +32,10 @@ int extract_path_clean(const char *raw, char out[PATH_MAX])
 
 		if (n == 2 && p[0] == '.' && p[1] == '.')
 			return CLEAN_DOTDOT;
+		/* As dpkg: the bundle's lists (brokenLinks.txt, ...) are
+		 * one path a line, and a newline would forge entries. */
+		if (memchr(p, '\n', n))
+			return CLEAN_NEWLINE;
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (len + n + 2 > PATH_MAX)
 				return CLEAN_LONG;

@@ -26,7 +26,8 @@
 /* --- a temporary file, hashed while written --- */
 
 struct sink {
-	char *tmp_path;
+	char *tmp_path;         /* NULL: an unnamed file (O_TMPFILE) in dir */
+	char *dir;
 	int fd;
 	struct dos_sha256 *h;
 	uint64_t written;
@@ -36,8 +37,13 @@ struct sink {
 static int sink_open(struct dos_ctx *ctx, struct sink *s, const char *dir, const char *base,
 		     uint64_t limit)
 {
-	s->tmp_path = dos_xasprintf("%s/.%s.tmp-XXXXXX", dir, base);
-	s->fd = mkostemp(s->tmp_path, O_CLOEXEC);
+	/* Unnamed until verified: a killed run leaves nothing in the cache. */
+	s->tmp_path = NULL;
+	s->fd = dos_tmpfile_open(dir, 0644);
+	if (s->fd < 0) {
+		s->tmp_path = dos_xasprintf("%s/.%s.tmp-XXXXXX", dir, base);
+		s->fd = mkostemp(s->tmp_path, O_CLOEXEC);
+	}
 	if (s->fd < 0) {
 		int e = errno;
 		free(s->tmp_path);
@@ -45,6 +51,7 @@ static int sink_open(struct dos_ctx *ctx, struct sink *s, const char *dir, const
 		return dos_error_errno(ctx, DOS_EIO, e, "cannot create a temporary file in '%s'", dir);
 	}
 	fchmod(s->fd, 0644);
+	s->dir = dos_xstrdup(dir);
 	s->h = dos_sha256_new();
 	s->written = 0;
 	s->limit = limit;
@@ -62,6 +69,8 @@ static void sink_abort(struct sink *s)
 		unlink(s->tmp_path);
 	free(s->tmp_path);
 	s->tmp_path = NULL;
+	free(s->dir);
+	s->dir = NULL;
 	if (s->h)
 		dos_sha256_final(s->h, hex);
 	s->h = NULL;
@@ -113,13 +122,17 @@ static int sink_finish(struct dos_ctx *ctx, struct sink *s, const char *sha256, 
 {
 	dos_sha256_final(s->h, got);
 	s->h = NULL;
-	if (fsync(s->fd) < 0 || close(s->fd) < 0) {
+	/* An unnamed file stays open until sink_rename names it. */
+	if (fsync(s->fd) < 0 || (s->tmp_path && close(s->fd) < 0)) {
 		int e = errno;
-		s->fd = -1;
+		if (s->tmp_path)
+			s->fd = -1;
 		sink_abort(s);
-		return dos_error_errno(ctx, DOS_EIO, e, "cannot write a temporary file");
+		return dos_error_errno(ctx, DOS_EIO, e, "cannot write a temporary file in '%s'",
+				       s->dir);
 	}
-	s->fd = -1;
+	if (s->tmp_path)
+		s->fd = -1;
 	if ((size && size != s->written) || (sha256 && strcasecmp(sha256, got))) {
 		sink_abort(s);
 		return mismatch_error(ctx, sha256, got, size, s->written);
@@ -138,14 +151,25 @@ static void fsync_dir(const char *path)
 
 static int sink_rename(struct dos_ctx *ctx, struct sink *s, const char *final)
 {
-	if (rename(s->tmp_path, final) < 0) {
-		int e = errno;
+	int e = 0;
+
+	if (!s->tmp_path) {
+		e = -dos_tmpfile_link(s->fd, s->dir, final);
+		if (close(s->fd) < 0 && e == 0)
+			e = errno;
+		s->fd = -1;
+	} else if (rename(s->tmp_path, final) < 0) {
+		e = errno;
+	}
+	if (e) {
 		sink_abort(s);
 		return dos_error_errno(ctx, DOS_EIO, e, "cannot rename into '%s'", final);
 	}
 	fsync_dir(final);
 	free(s->tmp_path);
 	s->tmp_path = NULL;
+	free(s->dir);
+	s->dir = NULL;
 	return 0;
 }
 
@@ -304,7 +328,8 @@ int dos_cache_writer_write(struct dos_ctx *ctx, struct dos_cache_writer *w, cons
 		return dos_error(ctx, DOS_ECHECKSUM, "size mismatch (expected %llu bytes, got more)",
 				 (unsigned long long)w->size);
 	if (e > 0)
-		return dos_error_errno(ctx, DOS_EIO, e, "cannot write into the cache");
+		return dos_error_errno(ctx, DOS_EIO, e, "cannot write into the cache '%s'",
+				       w->cache->root);
 	return 0;
 }
 
@@ -610,7 +635,7 @@ static char *curl_reason(const struct xfer *x, CURLcode rc, int stall_s)
 static void xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 {
 	long status = 0;
-	_cleanup_free_ char *what = NULL;
+	_cleanup_free_ char *what = NULL, *dir = NULL;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	x->http_status = (int)status;
@@ -622,6 +647,8 @@ static void xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 		xfer_verify(e, x);
 		return;
 	}
+	/* A full disk is named with its folder. */
+	dir = x->sink.dir ? dos_xstrdup(x->sink.dir) : NULL;
 	sink_abort(&x->sink);
 	if (rc == CURLE_WRITE_ERROR && x->write_err < 0 && !x->size) {
 		xfer_fail(e, x, DOS_EFORMAT, "larger than %llu bytes",
@@ -631,7 +658,8 @@ static void xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 				     (unsigned long long)x->size);
 		xfer_bad_body(e, x, what);
 	} else if (rc == CURLE_WRITE_ERROR && x->write_err > 0) {
-		xfer_fail(e, x, DOS_EIO, "cannot write: %s", strerror(x->write_err));
+		xfer_fail(e, x, DOS_EIO, "cannot write into '%s': %s", dir ? dir : "?",
+			  strerror(x->write_err));
 	} else if (rc == CURLE_HTTP_RETURNED_ERROR) {
 		what = dos_xasprintf("HTTP %ld", status);
 		if (status >= 500 || status == 408 || status == 429)

@@ -5,7 +5,8 @@
  * one reader feeding several writers: reading is not where the time goes.
  * Measured on a 530 MB tree (9,000 entries: binaries, libraries, Python) on
  * 2 cores: reading every file takes 0.5 s from the page cache, 2 s cold;
- * zstd -9 with 2 threads takes 9 s, gzip -6 25 s, xz -6 over 200 s. Writing
+ * zstd -9 with 2 threads takes 9 s, gzip -6 25 s (-3 about half: see
+ * pack.h), xz -6 over 200 s. Writing
  * zstd and gzip together took 34 s, against 36 s one after the other: the
  * single-threaded gzip is the critical path, and a shared reader could save
  * at most the reading time while tying the fast writer to the slow one. */
@@ -263,7 +264,8 @@ static int job_set_filter(struct pack_job *j, struct archive *a)
 			 level, threads);
 	} else if (!strcmp(j->compression, "gzip")) {
 		r = archive_write_add_filter_gzip(a);
-		snprintf(opts, sizeof(opts), "gzip:!timestamp");
+		snprintf(opts, sizeof(opts), "gzip:!timestamp,gzip:compression-level=%d",
+			 DOS_PACK_GZIP_LEVEL);
 	} else {
 		r = archive_write_add_filter_xz(a);
 		snprintf(opts, sizeof(opts), "xz:threads=%d", threads > 2 ? threads : 2);

@@ -30,18 +30,6 @@ static const char *const interpreter_names[] = {
 	"libpython3.%d", "libpython3.%d-stdlib", "libpython3.%d-minimal",
 };
 
-/* "python3.13" -> 13; -1 for any other name. */
-static int python_name_minor(const char *name)
-{
-	char *end;
-	long minor;
-
-	if (strncmp(name, "python3.", 8) != 0 || name[8] < '0' || name[8] > '9')
-		return -1;
-	minor = strtol(name + 8, &end, 10);
-	return *end == '\0' && minor < 1000 ? (int)minor : -1;
-}
-
 /* "3.11.2-1+b1" or "2:3.11.2-6" -> 11; -1 when it is not 3.X. */
 static int version_minor(const char *evr)
 {
@@ -77,7 +65,7 @@ static Id find_ours(Pool *pool, const char *local_repo, int *minor)
 		s = pool->solvables + p;
 		if (!s->repo || !solvable_is_local(pool, p, local_repo))
 			continue;
-		m = python_name_minor(pool_id2str(pool, s->name));
+		m = dos_python3_minor(pool_id2str(pool, s->name));
 		if (m > *minor) {
 			*minor = m;
 			best = p;

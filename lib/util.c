@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,50 @@ bool dos_sha256_valid(const char *s)
 
 /* --- atomic files --- */
 
+/* Unnamed files (O_TMPFILE) are named through /proc/self/fd. */
+int dos_tmpfile_open(const char *dir, mode_t mode)
+{
+	int fd;
+
+	if (access("/proc/self/fd", X_OK) < 0)
+		return -1;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+	if (fd >= 0 && fchmod(fd, mode) < 0) {   /* whatever the umask */
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* linkat(2) cannot replace a name: the file is linked under a fresh name
+ * in tmp_dir, then renamed over path. Only a kill between the two leaves
+ * a temporary, and it is whole. */
+int dos_tmpfile_link(int fd, const char *tmp_dir, const char *path)
+{
+	static atomic_uint seq;
+	const char *base = strrchr(path, '/');
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (int tries = 0; tries < 100; tries++) {
+		_cleanup_free_ char *tmp = dos_xasprintf("%s/.%s.tmp-%ld-%u", tmp_dir,
+							 base ? base + 1 : path, (long)getpid(),
+							 atomic_fetch_add(&seq, 1));
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return -errno;
+		}
+		if (rename(tmp, path) < 0) {
+			int e = errno;
+			unlink(tmp);
+			return -e;
+		}
+		return 0;
+	}
+	return -EEXIST;
+}
+
 int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path, mode_t mode)
 {
 	_cleanup_free_ char *dir = dos_path_dirname(path);
@@ -156,6 +201,11 @@ int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path
 
 	af->fd = -1;
 	af->path = dos_xstrdup(path);
+	af->tmp_path = NULL;
+	/* Unnamed until committed: a killed run leaves no temporary behind. */
+	af->fd = dos_tmpfile_open(dir, mode);
+	if (af->fd >= 0)
+		return 0;
 	af->tmp_path = dos_xasprintf("%s/.%s.tmp-XXXXXX", dir, base ? base + 1 : path);
 	af->fd = mkostemp(af->tmp_path, O_CLOEXEC);
 	if (af->fd < 0) {
@@ -205,10 +255,16 @@ int dos_atomic_commit(struct dos_ctx *ctx, struct dos_atomic *af)
 
 	if (fsync(af->fd) < 0)
 		r = dos_error_errno(ctx, DOS_EIO, errno, "cannot write '%s'", af->path);
+	if (r == 0 && !af->tmp_path) {   /* unnamed: named while still open */
+		_cleanup_free_ char *dir = dos_path_dirname(af->path);
+		int e = -dos_tmpfile_link(af->fd, dir, af->path);
+		if (e > 0)
+			r = dos_error_errno(ctx, DOS_EIO, e, "cannot rename into '%s'", af->path);
+	}
 	if (close(af->fd) < 0 && r == 0)
 		r = dos_error_errno(ctx, DOS_EIO, errno, "cannot write '%s'", af->path);
 	af->fd = -1;
-	if (r == 0 && rename(af->tmp_path, af->path) < 0)
+	if (r == 0 && af->tmp_path && rename(af->tmp_path, af->path) < 0)
 		r = dos_error_errno(ctx, DOS_EIO, errno, "cannot rename into '%s'", af->path);
 	if (r == 0) {
 		fsync_dir_of(af->path);
@@ -466,4 +522,15 @@ void dos_qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const
 {
 	if (n > 1)
 		qsort(base, n, size, cmp);
+}
+
+int dos_python3_minor(const char *name)
+{
+	char *end;
+	long minor;
+
+	if (strncmp(name, "python3.", 8) != 0 || name[8] < '0' || name[8] > '9')
+		return -1;
+	minor = strtol(name + 8, &end, 10);
+	return *end == '\0' && minor < 1000 ? (int)minor : -1;
 }

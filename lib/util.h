@@ -22,13 +22,25 @@ int dos_sha256_file(struct dos_ctx *ctx, const char *path, char hex[DOS_SHA256_H
 /* True when s is 64 hex digits. */
 bool dos_sha256_valid(const char *s);
 
+/* "python3.11" -> 11: the minor version in a CPython 3 interpreter's
+ * package or file name; -1 for any other name. */
+int dos_python3_minor(const char *name);
+
 /* --- atomic writes: a temporary name beside the target, fsync, rename --- */
 
 struct dos_atomic {
 	char *path;     /* final name */
-	char *tmp_path; /* temporary name in the same folder */
+	char *tmp_path; /* temporary name in the same folder; NULL: unnamed (O_TMPFILE) */
 	int fd;
 };
+
+/* An unnamed file in dir (O_TMPFILE), so that a process killed before it
+ * is named leaves nothing behind; -1 when the file system (or a missing
+ * /proc) does not allow it: use a named temporary then. */
+int dos_tmpfile_open(const char *dir, mode_t mode);
+/* Names the unnamed file fd path (replacing it) by way of a name in
+ * tmp_dir, on the same file system. 0, or a negative errno. */
+int dos_tmpfile_link(int fd, const char *tmp_dir, const char *path);
 
 int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path, mode_t mode);
 int dos_atomic_write(struct dos_ctx *ctx, struct dos_atomic *af, const void *data, size_t len);

@@ -93,6 +93,18 @@ if [ "$DIRACOS_OPT_DEBUGINFO" != true ]; then
 		"$DESTDIR$PREFIX/lib/libpython3.so" "$lib"/lib-dynload/*.so
 fi
 
+# Scripts name our interpreter: pip's installer writes "#!/usr/bin/python"
+# when it runs from the build tree. Modules are not programs: without the
+# execute bit, a module's own #! line (cgi.py's /usr/local/bin/python)
+# names nothing the bundle has to ship.
+for f in "$DESTDIR$PREFIX"/bin/*; do
+	[ -f "$f" ] && [ ! -L "$f" ] || continue
+	case $(head -n 1 "$f") in
+	'#!'*python*) sed -i "1s|.*|#!$PREFIX/bin/python$X|" "$f" ;;
+	esac
+done
+find "$lib" -name '*.py' -type f -perm /111 -exec chmod a-x {} +
+
 # The distribution's Python packages (python3-*) install their modules in
 # /usr/lib/python3/dist-packages: ours imports them too. The path is
 # relative to site-packages, so it holds wherever the bundle lies.

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,11 @@ int main(int argc, char **argv)
 	const struct cmd *cmd;
 	int first;
 
+	/* Package file names are UTF-8 (ca-certificates ships
+	 * "...Főtanúsítvány.crt"): libarchive converts names to the locale's
+	 * character set, which the C locale of a clean environment lacks. */
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
 	dos_ctx_init(&ctx);
 	first = opts_parse_global(&ctx, argc, argv);
 	if (first == OPTS_HELP) {

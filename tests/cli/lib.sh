@@ -74,3 +74,24 @@ shared_python() {
 	fi
 	echo "$_sp_dir/work/repo"
 }
+
+# need_build_roots: skips the whole test (a TAP plan of 0) unless build roots
+# can be made here: mmdebstrap installed, and root (mmdebstrap --mode=root).
+need_build_roots() {
+	if ! command -v mmdebstrap >/dev/null 2>&1; then
+		echo "1..0 # SKIP mmdebstrap is not installed"
+		exit 0
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		echo "1..0 # SKIP needs root (mmdebstrap --mode=root)"
+		exit 0
+	fi
+}
+
+# skip_if_slow WHY: skips the whole test when DIRACOS_SKIP_SLOW=1.
+skip_if_slow() {
+	if [ "${DIRACOS_SKIP_SLOW:-0}" = 1 ]; then
+		echo "1..0 # SKIP DIRACOS_SKIP_SLOW=1 ($1)"
+		exit 0
+	fi
+}

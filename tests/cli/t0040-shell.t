@@ -5,14 +5,7 @@
 # its exit status, no network unless asked, nothing left behind.
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v mmdebstrap >/dev/null 2>&1; then
-	echo "1..0 # SKIP mmdebstrap is not installed"
-	exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root (mmdebstrap --mode=root)"
-	exit 0
-fi
+need_build_roots
 plan 12
 
 cat >"$TMP/cfg.json" <<EOF

@@ -7,14 +7,7 @@
 # repository and it runs.
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v mmdebstrap >/dev/null 2>&1; then
-	echo "1..0 # SKIP mmdebstrap is not installed"
-	exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root (mmdebstrap --mode=root)"
-	exit 0
-fi
+need_build_roots
 plan 47
 
 # --- the sources and the recipes

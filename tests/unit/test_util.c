@@ -8,9 +8,12 @@
 #include "run.h"
 #include "util.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void test_sha256_known_vectors(void **state)
@@ -62,6 +65,62 @@ static void test_atomic_write_and_abort(void **state)
 	free(data);
 	assert_int_equal(dos_rm_rf(&ctx, dir), 0);
 	assert_int_not_equal(access(dir, F_OK), 0);
+	free(path);
+	free(dir);
+}
+
+static size_t dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* A process killed before the commit leaves no temporary beside the file
+ * (an unnamed O_TMPFILE file); a commit gives the mode asked for, whatever
+ * the umask, and replaces the file. */
+static void test_atomic_killed_leaves_nothing(void **state)
+{
+	struct dos_ctx ctx;
+	struct dos_atomic af;
+	char *dir = make_tmpdir();
+	char *path = dos_path_join(dir, "file");
+	struct stat st;
+	char *data = NULL;
+	size_t len;
+	pid_t pid;
+	int status;
+
+	dos_ctx_init(&ctx);
+	assert_int_equal(dos_write_file_atomic(&ctx, path, "old", 3, 0644), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (dos_atomic_open(&ctx, &af, path, 0644) == 0 &&
+		    dos_atomic_write(&ctx, &af, "half", 4) == 0)
+			kill(getpid(), SIGKILL);
+		_exit(1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(dir_entries(dir), 1);
+
+	umask(077);
+	assert_int_equal(dos_write_file_atomic(&ctx, path, "new", 3, 0644), 0);
+	umask(022);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(dos_read_file(&ctx, path, 100, &data, &len), 0);
+	assert_string_equal(data, "new");
+	assert_int_equal(dir_entries(dir), 1);
+	free(data);
+	assert_int_equal(dos_rm_rf(&ctx, dir), 0);
 	free(path);
 	free(dir);
 }
@@ -176,17 +235,30 @@ static void test_strv(void **state)
 	dos_strv_release(&sv);
 }
 
+static void test_python3_minor(void **state)
+{
+	assert_int_equal(dos_python3_minor("python3.11"), 11);
+	assert_int_equal(dos_python3_minor("python3.13"), 13);
+	assert_int_equal(dos_python3_minor("python3"), -1);
+	assert_int_equal(dos_python3_minor("python3.11-minimal"), -1);
+	assert_int_equal(dos_python3_minor("python3.x"), -1);
+	assert_int_equal(dos_python3_minor("libpython3.11"), -1);
+	assert_int_equal(dos_python3_minor("python3.99999"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256_known_vectors),
 		cmocka_unit_test(test_atomic_write_and_abort),
+		cmocka_unit_test(test_atomic_killed_leaves_nothing),
 		cmocka_unit_test(test_read_file_limit),
 		cmocka_unit_test(test_path_absolute),
 		cmocka_unit_test(test_mkdir_p),
 		cmocka_unit_test(test_run_capture_and_failure),
 		cmocka_unit_test(test_error_prefix_and_exit_status),
 		cmocka_unit_test(test_strv),
+		cmocka_unit_test(test_python3_minor),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -399,8 +399,8 @@ static int bytecode_tree(struct dos_ctx *ctx, const struct dos_config *cfg, cons
 		dos_info(ctx, "bytecode: %llu files compiled by %s", (unsigned long long)rep.compiled,
 			 rep.python);
 	for (size_t i = 0; r == 0 && i < rep.failed.n; i++)
-		dos_strv_push_owned(&res->notes, dos_xasprintf("%s: does not compile, no bytecode",
-							       rep.failed.v[i]));
+		dos_strv_push_owned(&res->notes, dos_xasprintf("%s: does not compile, no bytecode "
+			"(list it in tests.knownNoBytecode for diracos check)", rep.failed.v[i]));
 	dos_bytecode_report_release(&rep);
 	return r;
 }

@@ -29,6 +29,11 @@ static void list_push(struct dos_check_list *l, const char *path, char *detail)
 	l->v[l->n++] = (struct dos_check_item){ dos_xstrdup(path), detail };
 }
 
+void list_push_item(struct dos_check_list *l, const char *path, char *detail)
+{
+	list_push(l, path, detail);
+}
+
 static void list_release(struct dos_check_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
@@ -196,6 +201,7 @@ static void centry_release(struct centry *e)
 	free(e->target);
 	free(e->interp);
 	free(e->error);
+	check_py_release(e);
 	if (e->elf) {
 		dos_elf_info_release(e->elf);
 		free(e->elf);
@@ -347,6 +353,20 @@ static enum lookup tree_lookup(const struct tree *t, const char *dir, const char
 	return (enum lookup)r;
 }
 
+const struct centry *check_tree_file(const struct scan *sc, const char *path)
+{
+	const struct centry *e = hardlink_follow(&sc->t, tree_find(&sc->t, path));
+
+	return e && S_ISREG(e->mode) ? e : NULL;
+}
+
+const struct centry *check_tree_resolve(const struct scan *sc, const char *path)
+{
+	const struct centry *e;
+
+	return tree_lookup(&sc->t, "", path, &e) == LOOKUP_FOUND ? e : NULL;
+}
+
 /* --- settings: tests and build paths, from diracos.json or the caller --- */
 
 static void leaks_set(struct scan *sc, const char *work, const char *name)
@@ -401,6 +421,7 @@ static void settings_from_json(struct scan *sc, const char *text, size_t len)
 	strv_from_json(&sc->own.known_broken_links, json_object_get(t, "knownBrokenLinks"));
 	strv_from_json(&sc->own.known_missing_dependencies,
 		       json_object_get(t, "knownMissingDependencies"));
+	strv_from_json(&sc->own.known_no_bytecode, json_object_get(t, "knownNoBytecode"));
 	sc->tests = &sc->own;
 	leaks_set(sc, json_string_value(json_object_get(b, "workDir")),
 		  json_string_value(json_object_get(b, "name")));
@@ -781,6 +802,7 @@ static void checks_run(struct scan *sc)
 	libraries_check(sc);
 	glibc_check(sc);
 	leaks_check(sc);
+	check_python(sc);
 	summary_fill(sc);
 }
 
@@ -800,9 +822,11 @@ static void scan_release(struct scan *sc)
 	free(sc->broken_txt);
 	free(sc->broken_used);
 	free(sc->missing_used);
+	free(sc->no_bytecode_used);
 	struct dos_strv *own[] = {
 		&sc->own.platforms, &sc->own.imports, &sc->own.commands, &sc->own.scripts,
 		&sc->own.known_broken_links, &sc->own.known_missing_dependencies,
+		&sc->own.known_no_bytecode,
 	};
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
 		dos_strv_release(own[i]);
@@ -841,11 +865,12 @@ void dos_check_report_release(struct dos_check_report *r)
 		&r->absolute_links, &r->outside_links, &r->broken_links, &r->hard_links,
 		&r->missing_libraries, &r->leaks, &r->shebangs, &r->setuid, &r->world_writable,
 		&r->special_files, &r->too_old_platforms, &r->known_broken_links,
-		&r->known_missing_libraries,
+		&r->known_missing_libraries, &r->no_bytecode, &r->orphan_bytecode,
+		&r->known_no_bytecode,
 	};
 	struct dos_strv *strvs[] = {
 		&r->stale_broken_links, &r->stale_missing_libraries, &r->warnings,
-		&r->glibc_private, &r->leak_strings,
+		&r->glibc_private, &r->leak_strings, &r->stale_no_bytecode, &r->pythons,
 	};
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
@@ -870,13 +895,14 @@ size_t dos_check_failures(const struct dos_check_report *r)
 	const struct dos_check_list *lists[] = {
 		&r->absolute_links, &r->outside_links, &r->broken_links, &r->hard_links,
 		&r->missing_libraries, &r->leaks, &r->shebangs, &r->setuid, &r->world_writable,
-		&r->special_files, &r->too_old_platforms,
+		&r->special_files, &r->too_old_platforms, &r->no_bytecode, &r->orphan_bytecode,
 	};
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		n += lists[i]->n;
 	if (r->strict)
-		n += r->stale_broken_links.n + r->stale_missing_libraries.n;
+		n += r->stale_broken_links.n + r->stale_missing_libraries.n +
+		     r->stale_no_bytecode.n;
 	return n;
 }

@@ -17,6 +17,11 @@
  *   - leaks: files holding the build-time paths (<workDir>/bundle/<name>,
  *     <workDir>), and executable scripts whose #! names an interpreter
  *     the bundle does not ship (other than /bin/sh and /usr/bin/env);
+ *   - Python bytecode, when usr/bin ships a python3.X (the highest one):
+ *     every source of usr/lib/python3.X/ and usr/lib/python3/dist-packages/
+ *     has a valid __pycache__/NAME.cpython-3X.pyc (hash-based, its magic number and
+ *     source hash right) unless tests.knownNoBytecode lists it, and every
+ *     __pycache__ .pyc there has its source;
  *   - setuid and setgid files, world-writable files, device files, fifos
  *     and sockets;
  *   - a summary: files, bytes, ELF files, the largest folders.
@@ -81,9 +86,13 @@ struct dos_check_report {
 	struct dos_check_list world_writable;                  /* detail: the mode, "0777" */
 	struct dos_check_list special_files;                   /* detail: "fifo", "socket", ... */
 	struct dos_check_list too_old_platforms;               /* path: platform, detail: its glibc */
+	struct dos_check_list no_bytecode;                     /* path: the source, detail: why */
+	struct dos_check_list orphan_bytecode;                 /* path: the .pyc, detail: "no x.py" */
 	/* not failures (stale ones are with strict) */
 	struct dos_check_list known_broken_links, known_missing_libraries;
 	struct dos_strv stale_broken_links, stale_missing_libraries;
+	struct dos_check_list known_no_bytecode;               /* detail: why */
+	struct dos_strv stale_no_bytecode;
 	struct dos_strv warnings;
 	/* glibc */
 	char *glibc_floor;              /* "2.34"; NULL when no file asks for a version */
@@ -93,6 +102,10 @@ struct dos_check_report {
 	struct dos_strv glibc_private;  /* files needing GLIBC_PRIVATE (warnings) */
 	/* what the leak search looked for (empty: no build paths known) */
 	struct dos_strv leak_strings;
+	/* Python: the versions of usr/bin checked ("3.13"), sources looked at
+	 * (once each), valid .pyc files found */
+	struct dos_strv pythons;
+	uint64_t py_sources, bytecode_ok;
 	/* summary */
 	uint64_t files, folders, symlinks, bytes, elf_files;
 	struct dos_check_folder largest[DOS_CHECK_LARGEST];
@@ -115,6 +128,11 @@ size_t dos_check_failures(const struct dos_check_report *report);
 /* The glibc version of a platform name ("bookworm", "el9", "debian12",
  * "almalinux:9", ...), NULL when unknown. */
 const char *dos_check_platform_glibc(const char *platform);
+
+/* CPython's _imp.source_hash() of a source for Python 3.minor (its bytes
+ * little-endian are the .pyc's); 0 for a version whose magic number check
+ * does not know. */
+uint64_t dos_check_pyc_source_hash(int minor, const void *buf, size_t len);
 
 /* True when soname is one of glibc's own libraries (libc.so.6, ...). */
 bool dos_check_is_glibc(const char *soname);

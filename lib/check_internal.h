@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 struct dos_elf_info;
+struct pyfile;
+
+#define CHECK_PY_VERSIONS 6      /* Python 3.8 to 3.13: magic numbers known */
 
 enum leak_level { LEAK_NONE, LEAK_WORK, LEAK_BUNDLE };
 
@@ -29,6 +32,7 @@ struct centry {
 	struct dos_elf_info *elf;
 	char *error;               /* why the ELF file could not be parsed or read */
 	bool unreadable;
+	struct pyfile *py;         /* a Python source or __pycache__ .pyc (check_python.c) */
 };
 
 struct tree {
@@ -63,6 +67,8 @@ struct scan {
 	size_t n_deferred, deferred_bytes;
 	bool need_rescan;
 	bool has_rc;               /* a diracosrc at the top */
+	uint32_t py_bins;          /* Pythons of usr/bin seen, as check_python.c's table bits */
+	bool *no_bytecode_used;
 };
 
 /* A path under the top folder built one component at a time. */
@@ -83,6 +89,27 @@ void check_settings_finish(struct scan *sc);
 /* diracos.json and brokenLinks.txt at the top, which check reads itself. */
 bool check_special_file(const char *path);
 void check_special_file_take(struct scan *sc, const char *path, const uint8_t *buf, size_t len);
+
+/* The regular file at path (a tarball's hard link followed), NULL when
+ * there is none; the entry path leads to, every link followed. */
+const struct centry *check_tree_file(const struct scan *sc, const char *path);
+const struct centry *check_tree_resolve(const struct scan *sc, const char *path);
+/* Appends a finding (detail is taken). */
+void list_push_item(struct dos_check_list *l, const char *path, char *detail);
+
+/* --- Python bytecode (check_python.c) --- */
+
+/* The table bit of a usr/bin/python3.X path, -1 for other paths. */
+int check_py_bin_index(const char *path);
+/* A regular file's content, as it comes: begin (bins: the Pythons known
+ * so far, 0 for all), feed, end. Files that are neither a module source
+ * nor a __pycache__ .pyc are left alone. */
+void check_py_begin(struct centry *e, uint32_t bins);
+void check_py_feed(struct centry *e, const uint8_t *buf, size_t n);
+void check_py_end(struct centry *e);
+void check_py_release(struct centry *e);
+/* The check, over the sorted entries. */
+void check_python(struct scan *sc);
 
 /* --- the readers (check_read.c) --- */
 

@@ -187,6 +187,7 @@ static void file_read(struct dos_ctx *ctx, struct pool *p, struct centry *e)
 	struct stat st;
 	void *map;
 
+	check_py_begin(e, p->sc->py_bins);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		e->error = dos_xasprintf("file '%s': cannot read: %s", e->path, strerror(errno));
 		e->unreadable = true;
@@ -197,11 +198,13 @@ static void file_read(struct dos_ctx *ctx, struct pool *p, struct centry *e)
 			e->unreadable = true;
 		} else {
 			content_scan(ctx, p->sc->lk.work ? &p->sc->lk : NULL, e, map, (size_t)st.st_size);
+			check_py_feed(e, map, (size_t)st.st_size);
 			munmap(map, (size_t)st.st_size);
 		}
 	}
 	if (fd >= 0)
 		close(fd);
+	check_py_end(e);
 }
 
 static void *pool_worker(void *arg)
@@ -285,6 +288,10 @@ int check_folder_read(struct scan *sc, const char *dir)
 	sc->top = dos_xstrdup(strrchr(real, '/') + 1);
 	folder_settings(sc, real);
 	r = folder_walk(sc, fd, "", 0);
+	for (size_t i = 0; r == 0 && i < sc->t.n; i++) {
+		int b = check_py_bin_index(sc->t.v[i].path);
+		sc->py_bins |= b >= 0 ? 1u << b : 0;
+	}
 	if (r == 0)
 		r = folder_read_files(sc, root_fd);
 	return r;
@@ -435,11 +442,15 @@ static int tar_content(struct scan *sc, struct archive *a, size_t idx)
 	int64_t off;
 	int r;
 
+	/* Python's sources and bytecode: their blocks come in order. */
+	check_py_begin(&sc->t.v[idx], sc->py_bins);
 	while ((r = archive_read_data_block(a, &p, &n, &off)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (!s.decided)
 			sink_decide(sc, &s, &sc->t.v[idx], p, n);
 		sink_feed(&s, p, n, off);
+		check_py_feed(&sc->t.v[idx], p, n);
 	}
+	check_py_end(&sc->t.v[idx]);
 	if (r != ARCHIVE_EOF) {
 		free(s.buf);
 		free(s.ls.carry);
@@ -490,7 +501,7 @@ static int tar_entry(struct scan *sc, struct archive *a, struct archive_entry *a
 	char *top = NULL, *rel = name ? tar_name_split(name, &top) : NULL;
 	struct centry *e;
 	size_t i;
-	int r;
+	int r, b;
 
 	if (!rel)
 		return dos_error(sc->ctx, DOS_EFORMAT, "tarball '%s': entry '%s' is outside the "
@@ -505,6 +516,8 @@ static int tar_entry(struct scan *sc, struct archive *a, struct archive_entry *a
 	e = &sc->t.v[i];
 	e->seq = seq;
 	sc->has_rc |= !strcmp(rel, "diracosrc");
+	if ((b = check_py_bin_index(rel)) >= 0)
+		sc->py_bins |= 1u << b;
 	if (hl)
 		tar_hardlink(sc, e, hl);
 	else if (S_ISLNK(e->mode))

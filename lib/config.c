@@ -267,7 +267,8 @@ static int check_output(struct parser *p, const char *ptr, const json_t *v)
 static int check_tests(struct parser *p, const char *ptr, const json_t *v)
 {
 	static const char *const lists[] = { "platforms", "imports", "commands", "scripts",
-					     "knownBrokenLinks", "knownMissingDependencies", NULL };
+					     "knownBrokenLinks", "knownMissingDependencies",
+					     "knownNoBytecode", NULL };
 	static const char *const strings[] = { NULL };
 
 	return expect_fixed_object(p, ptr, "tests", v, lists, strings);
@@ -718,7 +719,8 @@ static void tests_scripts_absolute(struct parser *p, json_t *t)
 static json_t *tests_effective(struct parser *p, const json_t *given, const json_t *platform)
 {
 	static const char *const lists[] = { "imports", "commands", "scripts",
-					     "knownBrokenLinks", "knownMissingDependencies", NULL };
+					     "knownBrokenLinks", "knownMissingDependencies",
+					     "knownNoBytecode", NULL };
 	json_t *t = given ? json_deep_copy(given) : json_object();
 	json_t *platforms = json_array();
 
@@ -797,6 +799,7 @@ static void tests_fill(struct dos_tests *t, const json_t *obj)
 	strv_opt(&t->scripts, obj, "scripts");
 	strv_opt(&t->known_broken_links, obj, "knownBrokenLinks");
 	strv_opt(&t->known_missing_dependencies, obj, "knownMissingDependencies");
+	strv_opt(&t->known_no_bytecode, obj, "knownNoBytecode");
 }
 
 static void bundle_fill(struct dos_config *cfg)
@@ -958,6 +961,7 @@ static void tests_release(struct dos_tests *t)
 	dos_strv_release(&t->scripts);
 	dos_strv_release(&t->known_broken_links);
 	dos_strv_release(&t->known_missing_dependencies);
+	dos_strv_release(&t->known_no_bytecode);
 }
 
 void dos_config_free(struct dos_config *cfg)

@@ -46,6 +46,7 @@ struct dos_platform {
 struct dos_tests {
 	struct dos_strv platforms, imports, commands, scripts;
 	struct dos_strv known_broken_links, known_missing_dependencies;
+	struct dos_strv known_no_bytecode;   /* Python sources that need no .pyc (check) */
 };
 
 struct dos_config {

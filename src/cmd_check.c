@@ -78,6 +78,17 @@ static json_t *summary_json(const struct dos_check_report *r)
 		"elfFiles", (json_int_t)r->elf_files, "largestFolders", largest);
 }
 
+static json_t *python_json(const struct dos_check_report *r)
+{
+	return json_pack("{s:o, s:I, s:I, s:o, s:o, s:o, s:o}",
+		"versions", strv_json(&r->pythons), "sources", (json_int_t)r->py_sources,
+		"validBytecode", (json_int_t)r->bytecode_ok,
+		"noBytecode", items_json(&r->no_bytecode, "path", "reason"),
+		"orphans", items_json(&r->orphan_bytecode, "path", "reason"),
+		"knownNoBytecode", items_json(&r->known_no_bytecode, "path", "reason"),
+		"stale", strv_json(&r->stale_no_bytecode));
+}
+
 static json_t *report_json(const struct dos_check_report *r, const char *source)
 {
 	size_t failures = dos_check_failures(r);
@@ -88,7 +99,7 @@ static json_t *report_json(const struct dos_check_report *r, const char *source)
 			 " s:{s:o, s:o, s:o, s:o},"
 			 " s:{s:o, s:o, s:o},"
 			 " s:{s:o, s:o, s:o},"
-			 " s:o, s:o}",
+			 " s:o, s:o, s:o}",
 		"bundle", r->name, "source", source, "kind", r->tarball ? "tarball" : "folder",
 		"ok", failures == 0, "failures", (json_int_t)failures, "strict", r->strict,
 		"links",
@@ -113,6 +124,7 @@ static json_t *report_json(const struct dos_check_report *r, const char *source)
 		"setuid", items_json(&r->setuid, "path", "bits"),
 		"worldWritable", items_json(&r->world_writable, "path", "mode"),
 		"special", items_json(&r->special_files, "path", "type"),
+		"python", python_json(r),
 		"warnings", strv_json(&r->warnings),
 		"summary", summary_json(r));
 }
@@ -212,6 +224,40 @@ static void permissions_print(FILE *out, const struct dos_check_report *r)
 			r->special_files.v[i].path);
 }
 
+#define PRINT_MAX 20   /* lines per kind of Python finding; --json has them all */
+
+static void items_print_some(FILE *out, const char *tag, const char *what,
+			     const struct dos_check_list *l)
+{
+	for (size_t i = 0; i < l->n && i < PRINT_MAX; i++)
+		fprintf(out, "  %-4s %s: %s: %s\n", tag, what, l->v[i].path, l->v[i].detail);
+	if (l->n > PRINT_MAX)
+		fprintf(out, "  %-4s ... and %zu more %s (--json lists them all)\n", tag,
+			l->n - PRINT_MAX, what);
+}
+
+static void python_print(FILE *out, const struct dos_check_report *r)
+{
+	if (!r->pythons.n) {
+		fprintf(out, "python: no python3.X in usr/bin, bytecode not checked\n");
+		return;
+	}
+	section(out, "python", r->no_bytecode.n + r->orphan_bytecode.n +
+		(r->strict ? r->stale_no_bytecode.n : 0));
+	fprintf(out, "       ");
+	for (size_t i = 0; i < r->pythons.n; i++)
+		fprintf(out, "%s%s", i ? ", " : "", r->pythons.v[i]);
+	fprintf(out, ": %llu sources, %llu valid .pyc files\n", (unsigned long long)r->py_sources,
+		(unsigned long long)r->bytecode_ok);
+	items_print_some(out, "FAIL", "no valid bytecode", &r->no_bytecode);
+	items_print_some(out, "FAIL", "bytecode without its source", &r->orphan_bytecode);
+	items_print_some(out, "ok", "known without bytecode", &r->known_no_bytecode);
+	stale_print(out, r, "knownNoBytecode", &r->stale_no_bytecode);
+	if (r->no_bytecode.n)
+		fprintf(out, "       a source that does not compile (the bundle step's notes name "
+			"them) goes in tests.knownNoBytecode\n");
+}
+
 static void summary_print(FILE *out, const struct dos_check_report *r)
 {
 	char size[32];
@@ -236,6 +282,7 @@ static void report_print(const struct dos_check_report *r, const char *source, F
 	glibc_print(out, r);
 	leaks_print(out, r);
 	permissions_print(out, r);
+	python_print(out, r);
 	for (size_t i = 0; i < r->warnings.n; i++)
 		fprintf(out, "warning: %s\n", r->warnings.v[i]);
 	summary_print(out, r);
@@ -326,12 +373,13 @@ const struct cmd cmd_check = {
 	"or an unpacked bundle's top folder (the one holding diracosrc): links,\n"
 	"libraries as the dynamic loader finds them, the glibc floor against the\n"
 	"tests.platforms, leaks of build-time paths, #! interpreters, setuid,\n"
-	"world-writable and special files; then a summary.\n"
+	"world-writable and special files, Python bytecode (every module source\n"
+	"with its valid hash-based .pyc, no .pyc without source); then a summary.\n"
 	"\n"
 	"  -c, --config CONFIG  take tests settings and build paths from CONFIG,\n"
 	"                       not from the bundle's own diracos.json\n"
-	"      --strict         stale knownBrokenLinks and knownMissingDependencies\n"
-	"                       entries are failures too\n"
+	"      --strict         stale knownBrokenLinks, knownMissingDependencies and\n"
+	"                       knownNoBytecode entries are failures too\n"
 	"      --json           the report as JSON on stdout\n"
 	"\n"
 	"exit status: 0 no failures, 1 failures (or an unreadable bundle), 2 bad usage.\n",

@@ -11,7 +11,7 @@ use_release_binary
 
 skip_if_slow "the CPython build takes 5 to 11 minutes"
 need_build_roots
-plan 39
+plan 41
 
 MODULES="ssl, sqlite3, ctypes, lzma, bz2, readline, decimal, uuid, zlib"
 now() { date +%s; }
@@ -129,6 +129,9 @@ for what in "$B" "$TARBALL"; do
 	run check "$what"
 	is "$STATUS" 0 "diracos check passes on ${what#"$TMP/"}"
 	[ "$STATUS" = 0 ] || diag "$OUT"
+	# "3.13: N sources, N valid .pyc files": the bundle step's bytecode
+	PYC=$(printf '%s\n' "$OUT" | sed -n 's/^ *3\.13: \([0-9]*\) sources, \([0-9]*\) valid \.pyc files$/\1 \2/p')
+	like "$PYC" '^([1-9][0-9]+) \1$' "and finds valid bytecode for every module source"
 done
 # Byte-identical on a second run, bytecode included.
 cp "$TARBALL" "$TMP/first.tar.gz"

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "run.h"
+#include "siphash.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -566,6 +567,236 @@ static void test_errors(void **state)
 	assert_non_null(strstr(msg, "outside"));
 }
 
+/* --- Python bytecode --- */
+
+/* _imp.source_hash() of the host's python3.11, for the magic numbers of
+ * 3.11, 3.12 and 3.13 (the same SipHash-1-3, other keys), over the first
+ * n bytes of (i * 7 + 3) & 0xff: every tail length, and a long run. */
+static void test_pyc_source_hash(void **state)
+{
+	static const struct { int minor; size_t n; const char *hex; } want[] = {
+		{ 11, 0, "738d9cd5d5e87f73" }, { 11, 1, "de76287e1a4c40ea" },
+		{ 11, 7, "7cbf013cc5b2be77" }, { 11, 8, "73bd8981959bc935" },
+		{ 11, 9, "a62edf575b6bbc13" }, { 11, 15, "75db1ae16946243b" },
+		{ 11, 16, "ae89dc8710032abf" }, { 11, 17, "448fd3c85a13e13e" },
+		{ 11, 1000, "5649d06bcf371050" },
+		{ 12, 0, "baf18eedc9387a25" }, { 12, 9, "b6ae2e36040da2f8" },
+		{ 12, 1000, "8284689a1186eef8" },
+		{ 13, 0, "27ec6d312f93b814" }, { 13, 8, "e370c59fa72537bf" },
+		{ 13, 17, "7dccdcd61604b60d" }, { 13, 1000, "c5ea39f551e39c5b" },
+	};
+	uint8_t data[1000], key[16], msg[15];
+	struct dos_siphash s;
+	char hex[17];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)((i * 7 + 3) & 0xff);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		uint64_t h = dos_check_pyc_source_hash(want[i].minor, data, want[i].n);
+		for (int k = 0; k < 8; k++)
+			snprintf(hex + 2 * k, 3, "%02x", (unsigned)(h >> (8 * k)) & 0xff);
+		assert_string_equal(hex, want[i].hex);
+	}
+	/* Fed in pieces of every size: the same hash. */
+	for (size_t step = 1; step < 20; step++) {
+		dos_siphash_init(&s, 3495 | ('\r' << 16) | ((uint64_t)'\n' << 24), 0, 1, 3);
+		for (size_t off = 0; off < sizeof(data); off += step)
+			dos_siphash_feed(&s, data + off, off + step > sizeof(data) ?
+					 sizeof(data) - off : step);
+		assert_true(dos_siphash_final(&s) == dos_check_pyc_source_hash(11, data, 1000));
+	}
+	/* SipHash-2-4 (3.8 to 3.10): the paper's test vector. */
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (uint8_t)i;
+	dos_siphash_init(&s, 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, 2, 4);
+	dos_siphash_feed(&s, msg, sizeof(msg));
+	assert_true(dos_siphash_final(&s) == 0xa129ca6149be45e5ULL);
+	(void)key;
+	assert_true(dos_check_pyc_source_hash(99, data, 10) == 0);
+}
+
+/* The host's python3 minor version (the .pyc files are its own). */
+static int host_minor;
+
+static void minor_get(void)
+{
+	FILE *f;
+
+	if (host_minor)
+		return;
+	f = popen("python3 -c 'import sys; print(sys.version_info[1])'", "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &host_minor), 1);
+	pclose(f);
+}
+
+/* b/top with a usr/bin/python3.X (a script: check does not run it), a
+ * python3 link to it, sources in usr/lib/python3.X and dist-packages,
+ * compiled as the bundle step does. known: tests.knownNoBytecode's items. */
+static void python_plant(const char *known)
+{
+	char json[4096];
+
+	minor_get();
+	assert_int_equal(sh("cd b/top && L=usr/lib/python3.%d && D=usr/lib/python3/dist-packages && "
+			    "mkdir -p $L/pkg $D usr/lib/python3.9 && "
+			    "printf '#!/bin/sh\\n' >usr/bin/python3.%d && chmod 755 usr/bin/python3.%d && "
+			    "ln -s python3.%d usr/bin/python3 && cp usr/bin/python3 usr/bin/python3.9 && "
+			    "echo 'x = 1' >$L/mod.py && : >$L/pkg/__init__.py && mkdir $L/importlib && "
+			    "echo 'z = 1' >$L/pkg/a.b.py && "
+			    "cp /usr/lib/python3.%d/importlib/_bootstrap_external.py $L/importlib/ && "
+			    "echo 'import json' >$D/dp.py && echo 'y = 2' >usr/lib/python3.9/old.py && "
+			    "python3 -m compileall -q --invalidation-mode unchecked-hash -s \"$PWD\" "
+			    "-p / $L $D", host_minor, host_minor, host_minor, host_minor, host_minor), 0);
+	snprintf(json, sizeof(json), "{\"bundle\": {\"name\": \"top\", \"workDir\": \"%s/work\", "
+		 "\"tests\": {\"knownNoBytecode\": [%s]}}, \"packages\": []}\n", tmp, known);
+	file_write("b/top/diracos.json", json, 0644);
+}
+
+static void check_both(const struct dos_check_opts *o, void (*verify)(struct dos_check_report *))
+{
+	struct dos_check_report rep;
+
+	check(NULL, o, &rep);
+	verify(&rep);
+	dos_check_report_release(&rep);
+	assert_int_equal(sh("rm -f t.tgz && tar --sort=name -C b -czf t.tgz top"), 0);
+	check("t.tgz", o, &rep);
+	verify(&rep);
+	dos_check_report_release(&rep);
+}
+
+static void verify_clean(struct dos_check_report *rep)
+{
+	for (size_t i = 0; i < rep->no_bytecode.n; i++)
+		fprintf(stderr, "# %s: %s\n", rep->no_bytecode.v[i].path, rep->no_bytecode.v[i].detail);
+	assert_int_equal(dos_check_failures(rep), 0);
+	assert_int_equal(rep->pythons.n, 1);
+	/* python3.9: not the highest, not checked (its old.py neither) */
+	assert_int_equal(rep->warnings.n, 1);
+	assert_non_null(strstr(rep->warnings.v[0], "usr/bin/python3.9: not the bundle's Python"));
+	/* mod.py, pkg/__init__.py (empty), pkg/a.b.py, importlib's (its magic number
+	 * the table's), dp.py; not python3.9's old.py */
+	assert_int_equal(rep->py_sources, 5);
+	assert_int_equal(rep->bytecode_ok, 5);
+}
+
+static void test_python_clean(void **state)
+{
+	(void)state;
+	python_plant("");
+	check_both(NULL, verify_clean);
+}
+
+static char *lib_path(const char *fmt)
+{
+	static char buf[256];
+
+	snprintf(buf, sizeof(buf), fmt, host_minor);
+	return buf;
+}
+
+static void verify_faults(struct dos_check_report *rep)
+{
+	const struct dos_check_list *nb = &rep->no_bytecode;
+
+	assert_item(nb, lib_path("usr/lib/python3.%d/mod.py"), "stale, the source hash differs");
+	assert_item(nb, lib_path("usr/lib/python3.%d/pkg/__init__.py"),
+		    "no __pycache__/__init__.cpython-3");
+	assert_item(nb, "usr/lib/python3/dist-packages/dp.py", "timestamp-based");
+	assert_item(nb, "usr/lib/python3/dist-packages/new.py", "magic number 3000");
+	assert_item(nb, "usr/lib/python3/dist-packages/short.py", "truncated");
+	assert_item(nb, "usr/lib/python3/dist-packages/flags.py", "invalid flags");
+	assert_int_equal(nb->n, 6);
+	char gone[256];
+
+	snprintf(gone, sizeof(gone), "usr/lib/python3.%d/__pycache__/gone.cpython-3%d.pyc",
+		 host_minor, host_minor);
+	assert_item(&rep->orphan_bytecode, gone, "no gone.py");
+	assert_item(&rep->orphan_bytecode, "usr/lib/python3/dist-packages/__pycache__/"
+		    "gone2.cpython-313.opt-1.pyc", "no gone2.py");
+	assert_int_equal(rep->orphan_bytecode.n, 2);
+	assert_item(&rep->known_no_bytecode, lib_path("usr/lib/python3.%d/bad.py"), NULL);
+	assert_item(&rep->known_no_bytecode, "usr/lib/python3/dist-packages/t/data/a.py", NULL);
+	assert_int_equal(rep->stale_no_bytecode.n, 1);
+	assert_string_equal(rep->stale_no_bytecode.v[0], "usr/lib/nothing.py");
+	assert_int_equal(dos_check_failures(rep), 9);
+}
+
+static void test_python_faults(void **state)
+{
+	struct dos_check_opts strict = { .strict = true };
+	struct dos_check_report rep;
+	char known[512];
+
+	(void)state;
+	minor_get();
+	snprintf(known, sizeof(known), "\"/usr/lib/python3.%d/bad.py\", "
+		 "\"./usr/lib/python3/dist-packages/t/\", \"usr/lib/nothing.py\"", host_minor);
+	python_plant(known);
+	assert_int_equal(sh("cd b/top && L=usr/lib/python3.%d && D=usr/lib/python3/dist-packages && "
+			    "echo 'x = 3' >$L/mod.py && rm $L/pkg/__pycache__/__init__.*.pyc && "
+			    "echo 'def' >$L/bad.py && mkdir -p $D/t/data && "
+			    "echo 'print 1' >$D/t/data/a.py && "
+			    "echo 'g = 1' >$L/gone.py && env -u SOURCE_DATE_EPOCH python3 -m py_compile "
+			    "$L/gone.py $D/dp.py && rm $L/gone.py && "
+			    ": >$D/__pycache__/gone2.cpython-313.opt-1.pyc && echo 'n = 1' >$D/new.py && "
+			    "printf '\\270\\013\\r\\n\\001\\000\\000\\000\\0\\0\\0\\0\\0\\0\\0\\0' "
+			    ">$D/__pycache__/new.cpython-3%d.pyc && echo 's = 1' >$D/short.py && "
+			    "printf 'abc' >$D/__pycache__/short.cpython-3%d.pyc && "
+			    "echo 'f = 1' >$D/flags.py && python3 -m compileall -q "
+			    "--invalidation-mode unchecked-hash $D/flags.py && "
+			    "printf '\\004' | dd of=$D/__pycache__/flags.cpython-3%d.pyc bs=1 seek=4 "
+			    "conv=notrunc 2>/dev/null",
+			    host_minor, host_minor, host_minor, host_minor), 0);
+	/* not strict: the stale entry is no failure */
+	check(NULL, NULL, &rep);
+	assert_int_equal(dos_check_failures(&rep), 8);
+	assert_int_equal(rep.stale_no_bytecode.n, 1);
+	dos_check_report_release(&rep);
+	check_both(&strict, verify_faults);
+}
+
+/* The bundle's importlib states another magic number than the table's:
+ * a warning, nothing checked. */
+static void verify_other_magic(struct dos_check_report *rep)
+{
+	assert_int_equal(rep->pythons.n, 0);
+	assert_int_equal(dos_check_failures(rep), 0);
+	assert_int_equal(rep->warnings.n, 2);
+	assert_non_null(strstr(rep->warnings.v[1], "magic number 3400, not the"));
+}
+
+static void test_python_magic(void **state)
+{
+	(void)state;
+	python_plant("");
+	assert_int_equal(sh("cd b/top/usr/lib/python3.%d && rm -r __pycache__ && "
+			    "printf 'x = 1\\nMAGIC_NUMBER = (3400).to_bytes(2, \\047little\\047)\\n' "
+			    ">importlib/_bootstrap_external.py", host_minor), 0);
+	check_both(NULL, verify_other_magic);
+}
+
+/* Without a python3.X in usr/bin, sources need no bytecode. */
+static void verify_no_python(struct dos_check_report *rep)
+{
+	assert_int_equal(rep->pythons.n, 0);
+	assert_int_equal(rep->py_sources, 0);
+	assert_int_equal(dos_check_failures(rep), 0);
+}
+
+static void test_python_none(void **state)
+{
+	(void)state;
+	python_plant("");
+	assert_int_equal(sh("cd b/top && rm usr/bin/python3 usr/bin/python3.9 usr/bin/python3.%d && "
+			    "find usr/lib -name __pycache__ -exec rm -r {} +", host_minor), 0);
+	check_both(NULL, verify_no_python);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +816,11 @@ int main(void)
 		cmocka_unit_test_setup(test_tarball_rescan, test_setup),
 		cmocka_unit_test_setup(test_tarball_junction, test_setup),
 		cmocka_unit_test_setup(test_errors, test_setup),
+		cmocka_unit_test(test_pyc_source_hash),
+		cmocka_unit_test_setup(test_python_clean, test_setup),
+		cmocka_unit_test_setup(test_python_faults, test_setup),
+		cmocka_unit_test_setup(test_python_magic, test_setup),
+		cmocka_unit_test_setup(test_python_none, test_setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

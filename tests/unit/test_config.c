@@ -132,7 +132,7 @@ static void test_bundle_keys(void **state)
 		"                {\"debianSource\": \"pyyaml\", \"suite\": \"trixie\"}],\n"
 		" \"output\": {\"compression\": [\"gzip\"], \"directory\": \"out\"},\n"
 		" \"tests\": {\"imports\": [\"ssl\"], \"knownBrokenLinks\": [\"a\"],\n"
-		"            \"scripts\": [\"t/run.sh\"]},\n"
+		"            \"scripts\": [\"t/run.sh\"], \"knownNoBytecode\": [\"b.py\"]},\n"
 		" \"unknownThing\": {\"kept\": true}}");
 
 	assert_string_equal(cfg->distribution_packages.v[0], "curl");
@@ -146,6 +146,7 @@ static void test_bundle_keys(void **state)
 	assert_string_equal(json_string_value(json_object_get(cfg->environment, "X")), "$DIRACOS/x");
 	assert_int_equal(cfg->tests.imports.n, 1);
 	assert_string_equal(cfg->tests.scripts.v[0], "/base/t/run.sh");
+	assert_string_equal(cfg->tests.known_no_bytecode.v[0], "b.py");
 	assert_int_equal(cfg->compression.n, 1);
 	dos_config_free(cfg);
 }

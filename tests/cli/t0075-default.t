@@ -54,8 +54,10 @@ OUT=$(env -i sh -c ". '$B/diracosrc' && python3 -c 'import gfal2
 print(sorted(gfal2.creat_context().get_plugin_names()))'" 2>&1)
 like "$OUT" "'file-.*'gridftp-.*'http-.*'xrootd-" \
 	"with diracosrc, gfal2 finds its file, gridftp, http and xrootd plugins in the bundle"
-OUT=$(env -i "$B/usr/bin/gfal-ls" --help 2>&1)
-like "$OUT" "usage: gfal-ls" "gfal-ls runs by full path (its #! line made relocatable)"
+# gfal-ls is a #!/bin/sh script that looks for a python with gfal2 on PATH:
+# diracosrc's PATH leads it to the bundle's.
+OUT=$(env -i sh -c ". '$B/diracosrc' && cd / && gfal-ls --help" 2>&1)
+like "$OUT" "usage: gfal-ls" "with diracosrc, gfal-ls runs on the bundle's python"
 OUT=$(env -i "$B/usr/bin/xrdcp" --version 2>&1)
 like "$OUT" "^v5\." "xrdcp runs by full path"
 OUT=$(env -i sh -c ". '$B/diracosrc' && git --exec-path" 2>&1)

@@ -485,7 +485,7 @@ static int step_run(struct build *b, const char *what, const char *file, const c
 		    char *const argv[])
 {
 	const struct dos_rootfs_instance *inst = b->inst;
-	struct dos_sandbox_bind binds[8];
+	struct dos_sandbox_bind binds[DOS_ROOTFS_BINDS_MAX + 4];
 	size_t n = 0;
 	int r, status = 0;
 

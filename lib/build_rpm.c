@@ -97,7 +97,7 @@ int dos_build_rpm_root_instance(struct dos_ctx *ctx, const struct dos_config *cf
 struct run {
 	struct dos_ctx *ctx;
 	const struct dos_rootfs_instance *inst;
-	struct dos_sandbox_bind binds[8];
+	struct dos_sandbox_bind binds[DOS_ROOTFS_BINDS_MAX + 8];
 	size_t n_binds;
 	const char *log;
 	int timeout_s;

@@ -265,7 +265,7 @@ static int run_failed(struct pip *p, const char *what, int status)
 static int sandbox_run(struct pip *p, const char *what, char *const argv[], const char *wheels,
 		       bool building)
 {
-	struct dos_sandbox_bind binds[8];
+	struct dos_sandbox_bind binds[DOS_ROOTFS_BINDS_MAX + 6];
 	size_t n = 0;
 	int r, status = 0;
 

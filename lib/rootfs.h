@@ -34,6 +34,10 @@ struct dos_rootfs_opts {
 	const char *keyring;
 };
 
+/* How many binds an instance asks for, at most (see binds below): a
+ * caller adding its own sizes its array with this. */
+#define DOS_ROOTFS_BINDS_MAX 3
+
 struct dos_rootfs_instance {
 	char *dir;          /* the instance folder: root/ (and upper/, work/ with an overlay) */
 	char *root;         /* the root filesystem: dos_sandbox_opts.root */
@@ -44,7 +48,7 @@ struct dos_rootfs_instance {
 	 * Packages index: at DOS_ROOTFS_REPO_PATH, view (the instance's copy
 	 * of the repository's indices), and in it repo's pools (see
 	 * instance_repo_view). */
-	struct dos_sandbox_bind binds[3];
+	struct dos_sandbox_bind binds[DOS_ROOTFS_BINDS_MAX];
 	size_t n_binds;
 	char *view, *pools[2];
 };

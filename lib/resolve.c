@@ -698,7 +698,8 @@ static int pkg_location(struct dos_resolver *r, Id p, struct dos_resolved_pkg *p
 {
 	Solvable *s = r->pool->solvables + p;
 	const struct repo_info *info = s->repo->appdata;
-	const char *loc = solvable_lookup_location(s, NULL);
+	Id own = (size_t)p < r->nextra ? r->extra[p].location : 0;
+	const char *loc = own ? pool_id2str(r->pool, own) : solvable_lookup_location(s, NULL);
 	_cleanup_free_ char *clean = loc ? location_clean(loc) : NULL;
 	const char *base;
 

@@ -42,7 +42,6 @@ struct scan {
 	size_t n, alloc;
 	struct scan_entry cur;
 	bool named;
-	bool wide_sums;           /* a SHA384 or SHA512 field: see index_parse */
 };
 
 static bool tag_is(const char *tag, size_t len, const char *want)
@@ -125,8 +124,8 @@ static void scan_field(struct scan *sc, const char *line, size_t n)
 		sc->cur.x.has_sha256 = sha256_copy(v, (size_t)(end - v), sc->cur.x.sha256);
 	} else if (tag_is(line, tl, "source")) {
 		source_parse(sc, v, (size_t)(end - v));
-	} else if (tag_is(line, tl, "sha384") || tag_is(line, tl, "sha512")) {
-		sc->wide_sums = true;
+	} else if (tag_is(line, tl, "filename") && end > v) {
+		sc->cur.x.location = pool_strn2id(sc->pool, v, (unsigned int)(end - v), 1);
 	}
 }
 
@@ -204,9 +203,30 @@ static void index_unmap(struct mapped *m)
 	m->buf = NULL;
 }
 
-/* The index without its SHA384 and SHA512 fields (and their continuation
+/* Fields libsolv would store as per-package strings or checksums, which
+ * our own scan reads instead (Filename, SHA256) or nothing reads at all.
+ * libsolv stores those by growing one buffer a block at a time: under ASan
+ * (whose realloc always moves) loading bookworm took minutes of copying
+ * (7 min against 0.6 s), descriptions most of it. SHA384 and
+ * SHA512: bookworm's libsolv (0.7.23) copies them into a 65-byte buffer on
+ * its stack (found by fuzzing; later libsolv checks the length); we read
+ * only SHA256, in our own scan. */
+static bool field_unread(const char *tag, size_t len)
+{
+	static const char *const unread[] = {
+		"description", "description-md5", "homepage", "tag", "maintainer",
+		"original-maintainer", "sha384", "sha512", "md5sum", "sha1", "sha256", "filename",
+	};
+
+	for (size_t i = 0; i < sizeof(unread) / sizeof(*unread); i++)
+		if (tag_is(tag, len, unread[i]))
+			return true;
+	return false;
+}
+
+/* The index without the fields nothing reads (and their continuation
  * lines), lines split as libsolv splits them (a NUL ends one too). */
-static char *index_without_wide_sums(const char *buf, size_t len, size_t *out_len)
+static char *index_for_libsolv(const char *buf, size_t len, size_t *out_len)
 {
 	char *out = dos_xmalloc(len + 1);
 	size_t pos = 0, n_out = 0;
@@ -220,8 +240,7 @@ static char *index_without_wide_sums(const char *buf, size_t len, size_t *out_le
 		pos += n + 1;
 		if (n == 0 || (*line != ' ' && *line != '\t')) {
 			colon = memchr(line, ':', n);
-			dropping = colon && (tag_is(line, (size_t)(colon - line), "sha384") ||
-					     tag_is(line, (size_t)(colon - line), "sha512"));
+			dropping = colon && field_unread(line, (size_t)(colon - line));
 		}
 		if (dropping)
 			continue;
@@ -233,24 +252,18 @@ static char *index_without_wide_sums(const char *buf, size_t len, size_t *out_le
 	return out;
 }
 
-/* libsolv 0.7.23 (bookworm's) copies a SHA384 or SHA512 value into a
- * 65-byte buffer on its stack: glibc's fortify then aborts the process, an
- * unfortified build overflows (found by fuzzing; later libsolv checks the
- * length). We read only SHA256 (our scan), so an index that has such
- * fields reaches libsolv without them: only those indices are copied. */
-static int index_parse(struct dos_resolver *r, Repo *repo, const char *path, struct mapped *m,
-		       bool wide_sums)
+static int index_parse(struct dos_resolver *r, Repo *repo, const char *path, struct mapped *m)
 {
 	_cleanup_free_ char *copy = NULL;
-	void *buf = m->buf;
-	size_t len = m->len;
+	size_t len = 0;
 	FILE *f;
 
-	if (len && wide_sums)
-		buf = copy = index_without_wide_sums(m->buf, m->len, &len);
+	if (m->len == 0)
+		return 0;
+	copy = index_for_libsolv(m->buf, m->len, &len);
 	if (len == 0)
 		return 0;
-	f = fmemopen(buf, len, "r");
+	f = fmemopen(copy, len, "r");
 	if (!f)
 		return dos_error_errno(r->ctx, DOS_EIO, errno, "index '%s': cannot read", path);
 	repo_add_debpackages(repo, f, 0);
@@ -316,7 +329,7 @@ int dos_resolver_add_deb_index(struct dos_resolver *r, const char *repo_name,
 	repo = repo_create(pool, repo_name);
 	repo->priority = priority;
 	r->dirty = true;
-	ret = index_parse(r, repo, packages_path, &m, sc.wide_sums);
+	ret = index_parse(r, repo, packages_path, &m);
 	if (ret == 0)
 		ret = index_match(r, first, &sc, packages_path);
 	index_unmap(&m);

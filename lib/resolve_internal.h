@@ -14,6 +14,7 @@ struct pkg_extra {
 	uint64_t size;
 	Id source_name;   /* 0: the package's own name */
 	Id source_evr;    /* 0: the package's own version */
+	Id location;      /* Filename:, as the index has it (0: libsolv's location) */
 	bool has_sha256;
 	char sha256[DOS_SHA256_HEX];
 };

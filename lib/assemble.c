@@ -393,7 +393,7 @@ static int bytecode_tree(struct dos_ctx *ctx, const struct dos_config *cfg, cons
 			 struct dos_bundle_result *res)
 {
 	struct dos_bytecode_report rep;
-	int r = dos_bytecode_compile(ctx, cfg, root, &rep);
+	int r = dos_bytecode_compile(ctx, cfg, root, NULL, &rep);
 
 	if (r == 0 && rep.python)
 		dos_info(ctx, "bytecode: %llu files compiled by %s", (unsigned long long)rep.compiled,

@@ -150,7 +150,7 @@ static int compile_in_root(struct dos_ctx *ctx, const struct dos_config *cfg, co
 }
 
 int dos_bytecode_compile(struct dos_ctx *ctx, const struct dos_config *cfg, const char *root,
-			 struct dos_bytecode_report *rep)
+			 const struct dos_strv *only, struct dos_bytecode_report *rep)
 {
 	_cleanup_free_ char *log = NULL, *logdir = dos_path_join(cfg->work_dir, "logs");
 	struct dos_strv dirs = { 0 }, argv = { 0 };
@@ -160,7 +160,11 @@ int dos_bytecode_compile(struct dos_ctx *ctx, const struct dos_config *cfg, cons
 	rep->python = dos_bytecode_find_python(root);
 	if (!rep->python)
 		return 0;
-	module_dirs(root, rep->python, &dirs);
+	if (only)
+		for (size_t i = 0; i < only->n; i++)
+			dos_strv_push(&dirs, only->v[i]);
+	else
+		module_dirs(root, rep->python, &dirs);
 	if (dirs.n == 0)
 		return 0;
 	log = dos_path_join(logdir, "bytecode.log");
@@ -173,8 +177,10 @@ int dos_bytecode_compile(struct dos_ctx *ctx, const struct dos_config *cfg, cons
 	}
 	if (r == 0) {
 		failures_read(log, rep);
-		for (size_t i = 0; i < dirs.n; i++)
+		for (size_t i = 0; !only && i < dirs.n; i++)
 			count_pyc(dirs.v[i], &rep->compiled, 0);
+		if (only)
+			rep->compiled = only->n - rep->failed.n;
 	}
 	dos_strv_release(&dirs);
 	dos_strv_release(&argv);

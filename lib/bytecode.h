@@ -25,11 +25,12 @@ struct dos_bytecode_report {
 	struct dos_strv failed;       /* sources that do not compile ("usr/lib/.../x.py") */
 };
 
-/* Compiles the modules of the bundle at root (its build-time path). Logs to
- * <workDir>/logs/bytecode.log. A source that does not compile (Python 2
- * syntax in a test file, say) is listed, not an error. */
+/* Compiles the modules of the bundle at root (its build-time path), or
+ * only the sources in only (absolute paths under root; an extension's new
+ * modules). Logs to <workDir>/logs/bytecode.log. A source that does not
+ * compile (Python 2 syntax in a test file, say) is listed, not an error. */
 int dos_bytecode_compile(struct dos_ctx *ctx, const struct dos_config *cfg, const char *root,
-			 struct dos_bytecode_report *rep);
+			 const struct dos_strv *only, struct dos_bytecode_report *rep);
 void dos_bytecode_report_release(struct dos_bytecode_report *rep);
 
 /* The bundle's Python: "usr/bin/python3.X" for the highest X the bundle

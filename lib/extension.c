@@ -4,6 +4,7 @@
 #include "build.h"
 #include "fetch.h"
 #include "pack.h"
+#include "bytecode.h"
 #include "relocate.h"
 
 #include <dirent.h>
@@ -319,6 +320,44 @@ static int relocate(struct ext *e)
 	return r;
 }
 
+static bool is_module_source(const char *rel)
+{
+	size_t n = strlen(rel);
+
+	return n > 3 && !strcmp(rel + n - 3, ".py") && !strncmp(rel, "usr/lib/python3", 15);
+}
+
+/* The bytecode of the modules the extension adds or changes, compiled by
+ * the base's Python: relocation removed every .pyc in the tree, and the
+ * base's own stay in the base (the extension does not ship them again). */
+static int compile_new(struct ext *e, const struct snapshot *before)
+{
+	struct snapshot mid = { 0 };
+	struct dos_strv only = { 0 };
+	struct dos_bytecode_report rep;
+	size_t i = 0;
+	int r = snapshot_take(e->ctx, e->tree, &mid);
+
+	for (size_t k = 0; r == 0 && k < mid.n; k++) {
+		int c = 1;
+
+		while (i < before->n && (c = strcmp(before->v[i].rel, mid.v[k].rel)) < 0)
+			i++;
+		if (i == before->n)
+			c = 1;
+		if (S_ISREG(mid.v[k].mode) && is_module_source(mid.v[k].rel) &&
+		    (c != 0 || !node_same(&before->v[i], &mid.v[k])))
+			dos_strv_push_owned(&only, dos_path_join(e->tree, mid.v[k].rel));
+	}
+	memset(&rep, 0, sizeof(rep));
+	if (r == 0 && only.n)
+		r = dos_bytecode_compile(e->ctx, e->cfg, e->tree, &only, &rep);
+	dos_bytecode_report_release(&rep);
+	dos_strv_release(&only);
+	snapshot_release(&mid);
+	return r;
+}
+
 static int check_config(struct dos_ctx *ctx, const struct dos_config *cfg)
 {
 	if (!cfg->extension_name || !*cfg->extension_name || strchr(cfg->extension_name, '/'))
@@ -351,6 +390,8 @@ static int run(struct ext *e, struct dos_cache *cache)
 		r = dos_pip_step_keyed(e->ctx, e->cfg, cache, sha, e->pip, e->tree, &e->res->pip);
 	if (r == 0)
 		r = relocate(e);
+	if (r == 0)
+		r = compile_new(e, &before);
 	if (r == 0)
 		r = snapshot_take(e->ctx, e->tree, &after);
 	if (r == 0)

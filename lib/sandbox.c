@@ -276,6 +276,10 @@ static __attribute__((noreturn)) void command_main(struct sb_child *c)
 		sigaction(sig, &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A known umask, not the tool's of the moment: libarchive sets the
+	 * process's umask to 0 for an instant to read it, and another thread
+	 * forking then gave builds, pip and compileall world-writable files. */
+	umask(022);
 	if (set_stdio(c) < 0)
 		_exit(127);
 	if (chdir(cwd) < 0) {

@@ -509,6 +509,24 @@ static void test_environment_exact(void **state)
 	free(log);
 }
 
+/* The command's umask is 022 whatever the tool's is at the time. */
+static void test_umask_fixed(void **state)
+{
+	struct dos_sandbox_opts o = { 0 };
+	struct dos_ctx ctx;
+	mode_t saved;
+	char *log;
+	int st = -1;
+
+	NEED_SANDBOX();
+	saved = umask(0);
+	assert_int_equal(sb_run(&ctx, &o, "umask", &st, &log), 0);
+	umask(saved);
+	assert_int_equal(st, 0);
+	assert_string_equal(log, "0022\n");
+	free(log);
+}
+
 static void test_dev_proc_hostname(void **state)
 {
 	struct dos_sandbox_opts o = { .hostname = "builder" };
@@ -686,6 +704,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_kills_tree),
 		cmocka_unit_test(test_sigint_ends_tree),
 		cmocka_unit_test(test_environment_exact),
+		cmocka_unit_test(test_umask_fixed),
 		cmocka_unit_test(test_dev_proc_hostname),
 		cmocka_unit_test(test_errors_name_step),
 		cmocka_unit_test(test_uid_inside),

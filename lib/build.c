@@ -79,21 +79,6 @@ static int copy_file(struct dos_ctx *ctx, const char *src, const char *dest, boo
 	return copy_fd(ctx, in, out, src);
 }
 
-static void log_printf(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void log_printf(const char *log, const char *fmt, ...)
-{
-	FILE *f = fopen(log, "ae");
-	va_list ap;
-
-	if (!f)
-		return;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fclose(f);
-}
-
 /* The last lines of a log, at most LOG_TAIL_BYTES of them so that the
  * end survives in an error message; the caller frees. */
 static char *log_tail(const char *path, int lines)
@@ -224,7 +209,7 @@ static int source_place(struct build *b, const char *cache_path, const char *fil
 	if (link(cache_path, dest) < 0 && copy_file(b->ctx, cache_path, dest, false) < 0)
 		return DOS_EIO;
 	dos_strv_push(&b->files, dest);
-	log_printf(b->log, "diracos: source '%s' (%s)\n", filename, cache_path);
+	dos_log_append(b->log, "diracos: source '%s' (%s)\n", filename, cache_path);
 	return 0;
 }
 
@@ -459,7 +444,7 @@ static int root_make(struct build *b)
 		r = root_sources_list(b);
 	if (r < 0 || b->o->pkg->build_dependencies.n == 0)
 		return r;
-	log_printf(b->log, "diracos: installing the build dependencies\n");
+	dos_log_append(b->log, "diracos: installing the build dependencies\n");
 	r = dos_rootfs_install(b->ctx, b->inst, &b->o->pkg->build_dependencies);
 	install_log = dos_path_join(b->inst->dir, "install.log");
 	copy_file(b->ctx, install_log, b->log, true);
@@ -500,7 +485,7 @@ static int step_run(struct build *b, const char *what, const char *file, const c
 		.root_writable = true, .argv = argv, .envp = b->env.v, .cwd = b->cwd,
 		.log_path = b->log, .timeout_s = b->timeout_s,
 	};
-	log_printf(b->log, "diracos: %s\n", what);
+	dos_log_append(b->log, "diracos: %s\n", what);
 	r = dos_sandbox_run(b->ctx, &so, &status);
 	if (r < 0)
 		return dos_error_prefix(b->ctx, "%s (log: '%s')", what, b->log);
@@ -583,7 +568,7 @@ static int package_commit(struct build *b)
 	for (size_t i = 0; i < res.missing.n; i++)
 		dos_warn(b->ctx, "package '%s': %s: no package in the build root provides it",
 			 p->name, res.missing.v[i]);
-	log_printf(b->log, "diracos: %s %s (%s), %llu KiB, Depends: %zu packages\n", p->name,
+	dos_log_append(b->log, "diracos: %s %s (%s), %llu KiB, Depends: %zu packages\n", p->name,
 		   p->version, res.arch, (unsigned long long)res.installed_kib, res.depends.n);
 	dos_deb_result_release(&res);
 	return dos_repo_commit(b->ctx, b->o->repo, &rec, debs, 1);
@@ -619,7 +604,7 @@ int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 		return dos_error_prefix(ctx, "package '%s'", o->pkg->name);
 	r = build_init(ctx, &b, o);
 	if (r == 0) {
-		log_printf(b.log, "diracos: package %s %s, key %s\n", b.name, o->pkg->version, o->key);
+		dos_log_append(b.log, "diracos: package %s %s, key %s\n", b.name, o->pkg->version, o->key);
 		r = sources_get(&b);
 	}
 	if (r == 0)
@@ -631,7 +616,7 @@ int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 	if (r == 0)
 		r = package_commit(&b);
 	if (r < 0)
-		log_printf(b.log, "diracos: failed: %s\n", ctx->msg);
+		dos_log_append(b.log, "diracos: failed: %s\n", ctx->msg);
 	dos_rootfs_instance_free(dos_steal(&b.inst));
 	if (r == 0)
 		dos_rm_rf(ctx, b.dir);

@@ -124,20 +124,6 @@ static void run_bind(struct run *rn, const char *host, const char *inside, bool 
 		rn->binds[rn->n_binds++] = (struct dos_sandbox_bind){ host, inside, writable };
 }
 
-static void log_line(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void log_line(const char *log, const char *fmt, ...)
-{
-	FILE *f = fopen(log, "ae");
-	va_list ap;
-
-	if (!f)
-		return;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fclose(f);
-}
-
 static int run_step(struct run *rn, const char *what, char *const argv[])
 {
 	_cleanup_free_ char *sde = dos_xasprintf("SOURCE_DATE_EPOCH=%lld", (long long)rn->epoch);
@@ -151,7 +137,7 @@ static int run_step(struct run *rn, const char *what, char *const argv[])
 	_cleanup_free_ char *tail = NULL;
 	int status = 0, r;
 
-	log_line(rn->log, "diracos: %s\n", what);
+	dos_log_append(rn->log, "diracos: %s\n", what);
 	r = dos_sandbox_run(rn->ctx, &so, &status);
 	if (r < 0)
 		return dos_error_prefix(rn->ctx, "%s (log: '%s')", what, rn->log);
@@ -395,7 +381,7 @@ static int srpm_fetch(struct srpm *s)
 			      "expected %s)", got, want);
 	if (r < 0)
 		return dos_error_prefix(s->ctx, "source package '%s'", src);
-	log_line(s->log, "diracos: source package sha256 %s\n", want ? want : "(from a URL)");
+	dos_log_append(s->log, "diracos: source package sha256 %s\n", want ? want : "(from a URL)");
 	return 0;
 }
 
@@ -405,7 +391,7 @@ static int srpm_root(struct srpm *s)
 	int r = dos_build_rpm_root_instance(s->ctx, s->o->cfg, s->o->pkg, dir, &s->inst);
 
 	if (r == 0 && s->o->pkg->build_dependencies.n) {
-		log_line(s->log, "diracos: installing the build dependencies\n");
+		dos_log_append(s->log, "diracos: installing the build dependencies\n");
 		r = dos_rootfs_install(s->ctx, s->inst, &s->o->pkg->build_dependencies);
 	}
 	return r;
@@ -530,7 +516,7 @@ static int srpm_commit(struct srpm *s)
 	if (r == 0)
 		r = outputs_filter(s->ctx, s->o->pkg, &all, &kept);
 	for (size_t i = 0; r == 0 && i < kept.n; i++)
-		log_line(s->log, "diracos: keeping %s\n", strrchr(kept.v[i], '/') + 1);
+		dos_log_append(s->log, "diracos: keeping %s\n", strrchr(kept.v[i], '/') + 1);
 	if (r == 0)
 		r = commit(s->ctx, s->o, s->log, &kept);
 	dos_strv_release(&all);
@@ -584,7 +570,7 @@ int dos_build_rpm_src_package(struct dos_ctx *ctx, const struct dos_build_opts *
 				 o->pkg->src);
 	r = srpm_init(&s, ctx, o);
 	if (r == 0) {
-		log_line(s.log, "diracos: package %s from %s, key %s\n", o->pkg->name, o->pkg->src, o->key);
+		dos_log_append(s.log, "diracos: package %s from %s, key %s\n", o->pkg->name, o->pkg->src, o->key);
 		r = srpm_fetch(&s);
 	}
 	if (r == 0)
@@ -594,7 +580,7 @@ int dos_build_rpm_src_package(struct dos_ctx *ctx, const struct dos_build_opts *
 	if (r == 0)
 		r = srpm_commit(&s);
 	if (r < 0)
-		log_line(s.log, "diracos: failed: %s\n", ctx->msg);
+		dos_log_append(s.log, "diracos: failed: %s\n", ctx->msg);
 	dos_rootfs_instance_free(dos_steal(&s.inst));
 	if (r == 0)
 		dos_rm_rf(ctx, s.dir);

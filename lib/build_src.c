@@ -765,21 +765,6 @@ static void sbuild_release(struct sbuild *b)
 	dos_strv_release(&b->env);
 }
 
-static void log_printf(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void log_printf(const char *log, const char *fmt, ...)
-{
-	FILE *f = fopen(log, "ae");
-	va_list ap;
-
-	if (!f)
-		return;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fclose(f);
-}
-
 static char *patch_path(const struct dos_package *p)
 {
 	const char *pdir = json_string_value(json_object_get(p->options, "patchDir"));
@@ -867,7 +852,7 @@ static int sbuild_fetch(struct sbuild *b)
 						       .name = pk->files[i].name };
 		if (is_dsc(pk->files[i].name))
 			b->dsc = dos_xstrdup(pk->files[i].name);
-		log_printf(b->log, "diracos: source file %s\n", urls.v[i]);
+		dos_log_append(b->log, "diracos: source file %s\n", urls.v[i]);
 	}
 	r = dos_fetch_many(b->ctx, b->o->cache, b->items, pk->n_files, "sources");
 	for (size_t i = 0; i < pk->n_files; i++)
@@ -933,7 +918,7 @@ static int step_run(struct sbuild *b, const char *what, char *const argv[], cons
 		.root_writable = true, .argv = argv, .envp = b->env.v, .cwd = cwd,
 		.log_path = b->log, .timeout_s = b->timeout_s,
 	};
-	log_printf(b->log, "diracos: %s\n", what);
+	dos_log_append(b->log, "diracos: %s\n", what);
 	r = dos_sandbox_run(b->ctx, &so, &status);
 	free(binds);
 	dos_strv_release(&names);
@@ -974,7 +959,7 @@ static int steps_run(struct sbuild *b)
 	/* apt takes the profiles comma-separated, the environment spaced. */
 	for (char *c = prof; *c; c++)
 		*c = *c == ' ' ? ',' : *c;
-	log_printf(b->log, "diracos: DEB_BUILD_OPTIONS='%s' DEB_BUILD_PROFILES='%s'\n", b->debopts,
+	dos_log_append(b->log, "diracos: DEB_BUILD_OPTIONS='%s' DEB_BUILD_PROFILES='%s'\n", b->debopts,
 		   b->profiles);
 	r = step_run(b, "dpkg-source", xargv, "/diracos/build", false, NULL, NULL);
 	if (r == 0 && b->patch)
@@ -1010,7 +995,7 @@ static int outputs_collect(struct sbuild *b, struct dos_strv *debs)
 	r = dos_build_src_filter(b->ctx, &files, &b->p->pkg_list, &b->p->exclude_patterns, &kept);
 	for (size_t i = 0; r == 0 && i < kept.n; i++) {
 		dos_strv_push_owned(debs, dos_path_join(b->out, kept.v[i]));
-		log_printf(b->log, "diracos: output %s\n", kept.v[i]);
+		dos_log_append(b->log, "diracos: output %s\n", kept.v[i]);
 	}
 	dos_strv_release(&files);
 	dos_strv_release(&kept);
@@ -1039,7 +1024,7 @@ int dos_build_src_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 	if (r == 0)
 		r = sbuild_pick(&b);
 	if (r == 0) {
-		log_printf(b.log, "diracos: package %s: source package %s %s (%s), key %s\n",
+		dos_log_append(b.log, "diracos: package %s: source package %s %s (%s), key %s\n",
 			   b.p->name, b.pick.package, b.pick.version, b.pick.suite, o->key);
 		r = sbuild_fetch(&b);
 	}
@@ -1050,7 +1035,7 @@ int dos_build_src_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 	if (r == 0)
 		r = outputs_commit(&b);
 	if (r < 0)
-		log_printf(b.log, "diracos: failed: %s\n", ctx->msg);
+		dos_log_append(b.log, "diracos: failed: %s\n", ctx->msg);
 	dos_rootfs_instance_free(dos_steal(&b.inst));
 	if (r == 0)
 		dos_rm_rf(ctx, b.dir);

@@ -57,21 +57,6 @@ struct pip {
 	bool index;              /* pipOptions name an index: network on */
 };
 
-static void log_printf(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void log_printf(const char *log, const char *fmt, ...)
-{
-	FILE *f = fopen(log, "ae");
-	va_list ap;
-
-	if (!f)
-		return;
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fclose(f);
-}
-
 bool dos_pip_wanted(const struct dos_config *cfg)
 {
 	return cfg->pip_requirements || cfg->pip_requirement_lines.n > 0;
@@ -244,7 +229,7 @@ static int root_make(struct pip *p)
 	if (p->inst)
 		return 0;
 	dos_rm_rf(p->ctx, dir);
-	log_printf(p->log, "diracos: the build root (buildd%s)\n",
+	dos_log_append(p->log, "diracos: the build root (buildd%s)\n",
 		   p->cfg->pip_build_dependencies.n ? ", with pipBuildDependencies" : "");
 	pthread_mutex_lock(&dos_archive_lock);
 	r = dos_rootfs_instance(p->ctx, &ro, dir, &p->inst);
@@ -283,7 +268,7 @@ static int sandbox_run(struct pip *p, const char *what, char *const argv[], cons
 		.root_writable = true, .argv = argv, .envp = p->env.v, .cwd = "/tmp",
 		.log_path = p->log, .timeout_s = PIP_TIMEOUT_S,
 	};
-	log_printf(p->log, "diracos: %s\n", what);
+	dos_log_append(p->log, "diracos: %s\n", what);
 	r = dos_sandbox_run(p->ctx, &so, &status);
 	if (r < 0)
 		return dos_error_prefix(p->ctx, "pip step: %s (log: '%s')", what, p->log);

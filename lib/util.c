@@ -534,3 +534,16 @@ int dos_python3_minor(const char *name)
 	minor = strtol(name + 8, &end, 10);
 	return *end == '\0' && minor < 1000 ? (int)minor : -1;
 }
+
+void dos_log_append(const char *log, const char *fmt, ...)
+{
+	FILE *f = fopen(log, "ae");
+	va_list ap;
+
+	if (!f)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}

@@ -421,12 +421,17 @@ static int release_dates(struct dos_ctx *ctx, struct dos_archive *a, const struc
 	if (!a->valid_until)
 		return dos_error(ctx, DOS_EFORMAT, "InRelease from %s: unreadable Valid-Until '%.64s'",
 				 a->inrelease_url, until);
-	if (a->valid_until < (int64_t)time(NULL) && !(check && !strcmp(check, "0")))
-		return dos_error(ctx, DOS_ESIGNATURE,
-				 "InRelease from %s: expired on %s (Valid-Until; "
-				 "DIRACOS_CHECK_VALID_UNTIL=0 accepts it, e.g. for a snapshot mirror)",
-				 a->inrelease_url, until);
-	return 0;
+	if (a->valid_until >= (int64_t)time(NULL) || (check && !strcmp(check, "0")))
+		return 0;
+	if (a->flags & DOS_ARCHIVE_PINNED) {
+		dos_warn(ctx, "InRelease from %s: expired on %s (Valid-Until); "
+			 "taken for files pinned by sha256 only", a->inrelease_url, until);
+		return 0;
+	}
+	return dos_error(ctx, DOS_ESIGNATURE,
+			 "InRelease from %s: expired on %s (Valid-Until; "
+			 "DIRACOS_CHECK_VALID_UNTIL=0 accepts it, e.g. for a snapshot mirror)",
+			 a->inrelease_url, until);
 }
 
 static int release_parse(struct dos_ctx *ctx, struct dos_archive *a, const char *text,
@@ -538,6 +543,13 @@ static bool suite_valid(const char *suite)
 int dos_archive_open(struct dos_ctx *ctx, struct dos_cache *cache, const char *mirror,
 		     const char *suite, const char *keyring, struct dos_archive **out)
 {
+	return dos_archive_open_flags(ctx, cache, mirror, suite, keyring, 0, out);
+}
+
+int dos_archive_open_flags(struct dos_ctx *ctx, struct dos_cache *cache, const char *mirror,
+			   const char *suite, const char *keyring, unsigned flags,
+			   struct dos_archive **out)
+{
 	struct dos_archive *a;
 	size_t n = strlen(mirror);
 	int r;
@@ -548,6 +560,7 @@ int dos_archive_open(struct dos_ctx *ctx, struct dos_cache *cache, const char *m
 		n--;
 	a = dos_xcalloc(1, sizeof(*a));
 	a->cache = cache;
+	a->flags = flags;
 	a->mirror = dos_xasprintf("%.*s", (int)n, mirror);
 	a->suite = dos_xstrdup(suite);
 	a->inrelease_url = dos_xasprintf("%s/dists/%s/InRelease", a->mirror, suite);

@@ -74,6 +74,7 @@ struct dos_archive {
 	int64_t date;              /* Date:, seconds since the epoch (0: absent) */
 	int64_t valid_until;       /* Valid-Until: (0: absent) */
 	bool by_hash;              /* Acquire-By-Hash: yes */
+	unsigned flags;            /* DOS_ARCHIVE_* given to open */
 	struct dos_archive_file *files;
 	size_t n_files;
 };
@@ -86,6 +87,18 @@ struct dos_archive {
  * gives DOS_ESIGNATURE naming the URL and gpgv's complaint. */
 int dos_archive_open(struct dos_ctx *ctx, struct dos_cache *cache, const char *mirror,
 		     const char *suite, const char *keyring, struct dos_archive **out);
+
+enum {
+	/* The caller takes only files whose sha256 it pins itself (a source
+	 * with "sha256" in the configuration). Valid-Until guards against an
+	 * old index replayed to serve old files; a pinned hash refuses any
+	 * other file already, so an expired InRelease is a warning, not an
+	 * error: a pinned source stays buildable from a frozen mirror. */
+	DOS_ARCHIVE_PINNED = 1u << 0,
+};
+int dos_archive_open_flags(struct dos_ctx *ctx, struct dos_cache *cache, const char *mirror,
+			   const char *suite, const char *keyring, unsigned flags,
+			   struct dos_archive **out);
 void dos_archive_free(struct dos_archive *a);
 
 /* The SHA256 entry for a path such as "main/binary-amd64/Packages.xz". */

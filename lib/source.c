@@ -144,7 +144,8 @@ static int debsrc_find(struct src *b, const struct dos_source *s, const char *mi
 	const char *suite = s->suite ? s->suite : cfg->platform.suite;
 	const struct dos_strv *comps = &cfg->platform.components;
 	struct dos_archive *a = NULL;
-	int r = dos_archive_open(b->ctx, b->cache, mirror, suite, getenv("DIRACOS_KEYRING"), &a);
+	int r = dos_archive_open_flags(b->ctx, b->cache, mirror, suite, getenv("DIRACOS_KEYRING"),
+				       s->sha256 ? DOS_ARCHIVE_PINNED : 0, &a);
 
 	for (size_t i = 0; r == 0 && i < (comps->n ? comps->n : 1); i++) {
 		_cleanup_free_ char *index = NULL;

@@ -3,7 +3,8 @@
 # empty folder, `diracos build` with no configuration builds our CPython
 # 3.11 (bookworm's upstream tarball with Debian's security fixes), bundles
 # it with gfal2, XRootD, davix, VOMS, MyProxy, LDAP, ssh, git, curl and the
-# distribution's Python packages, and checks it; the bundle's own tests
+# distribution's Python packages, builds M2Crypto, PyYAML and psutil by
+# pip from source archives, and checks it; the bundle's own tests
 # pass on bookworm and trixie (read-only, at a path it has never seen); its
 # Python and tools run by full path, without diracosrc, after the bundle
 # moved. The CPython build takes 10 to 15 minutes on 2 cores:
@@ -13,7 +14,7 @@ use_release_binary
 
 skip_if_slow "the CPython build takes 10 to 15 minutes"
 need_build_roots
-plan 19
+plan 21
 
 now() { date +%s; }
 mkdir -p "$TMP/run"
@@ -33,6 +34,7 @@ test -s "$ZST" && test -s "$GZ"
 ok $? "the zstd and gzip tarballs are in the current folder"
 like "$OUT" "diracos-.*-x86_64\.tar\.zst \([0-9.]+ MiB\)" "their paths and sizes are printed"
 like "$OUT" "^check: no failures$" "and check's verdict"
+like "$ERR" "^pip: 3 Python distributions installed" "pip installs M2Crypto, PyYAML and psutil"
 test -d "$TMP/run/diracos-work/repo"
 ok $? "the work folder is in the current folder"
 
@@ -58,6 +60,10 @@ like "$OUT" "'file-.*'gridftp-.*'http-.*'xrootd-" \
 # diracosrc's PATH leads it to the bundle's.
 OUT=$(env -i sh -c ". '$B/diracosrc' && cd / && gfal-ls --help" 2>&1)
 like "$OUT" "usage: gfal-ls" "with diracosrc, gfal-ls runs on the bundle's python"
+OUT=$(env -i "$B/usr/bin/python3" -c 'import M2Crypto.m2, psutil, yaml
+print(M2Crypto.m2.OPENSSL_VERSION_TEXT, yaml.__with_libyaml__, psutil.__version__)' 2>&1)
+like "$OUT" "^OpenSSL 3\.[0-9.]+ .* True 7\." \
+	"M2Crypto on the bundled OpenSSL, PyYAML with libyaml, psutil 7, by full path"
 OUT=$(env -i "$B/usr/bin/xrdcp" --version 2>&1)
 like "$OUT" "^v5\." "xrdcp runs by full path"
 OUT=$(env -i sh -c ". '$B/diracosrc' && git --exec-path" 2>&1)

@@ -485,6 +485,17 @@ static void test_expired(void **state)
 	unsetenv("DIRACOS_CHECK_VALID_UNTIL");
 	assert_true(a->valid_until > 0 && a->valid_until < a->date);
 	dos_archive_free(a);
+	/* A caller that pins its files by sha256 takes it, with a warning. */
+	a = NULL;
+	assert_int_equal(dos_archive_open_flags(&f->ctx, f->cache, f->mirror, "test", f->keyring,
+						DOS_ARCHIVE_PINNED, &a), 0);
+	assert_non_null(a);
+	dos_archive_free(a);
+	/* A bad signature is refused all the same. */
+	repo_sign(f, f->home_evil);
+	assert_int_equal(dos_archive_open_flags(&f->ctx, f->cache, f->mirror, "test", f->keyring,
+						DOS_ARCHIVE_PINNED, &a), DOS_ESIGNATURE);
+	assert_null(strstr(f->ctx.msg, "expired on"));
 	free(extra);
 	free(until);
 }

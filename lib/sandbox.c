@@ -772,3 +772,14 @@ bool dos_sandbox_available(const char **why)
 		*why = reason;
 	return reason == NULL;
 }
+
+int dos_mount_namespace_own(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	/* A new namespace starts with the host's propagation: shared mounts
+	 * would send ours straight back to the host. */
+	if (mount("none", "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return -errno;
+	return 0;
+}

@@ -57,3 +57,11 @@ int dos_sandbox_run(struct dos_ctx *ctx, const struct dos_sandbox_opts *o, int *
 /* Whether this process can create the namespaces (unprivileged user
  * namespaces enabled, or root). On false, *why says what is missing. */
 bool dos_sandbox_available(const char **why);
+
+/* Moves the calling (still single-threaded) process into a mount namespace
+ * of its own, a slave of the host's: the mounts it makes (build roots'
+ * overlays) then go away with it, even when it is killed, instead of
+ * staying on the host; the host's later mounts still show in it. Needs
+ * CAP_SYS_ADMIN (root): without it, returns a negative errno and changes
+ * nothing (an unprivileged diracos mounts nothing outside its sandboxes). */
+int dos_mount_namespace_own(void);

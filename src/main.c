@@ -2,6 +2,7 @@
  * decides how the process exits. */
 #include "cmd.h"
 #include "opts.h"
+#include "sandbox.h"
 
 #include "version.h"
 
@@ -81,6 +82,14 @@ static int run_command(struct dos_ctx *ctx, const struct cmd *cmd, int argc, cha
 	return r; /* 0, or a positive status a command chose (check: 1) */
 }
 
+static void own_mount_namespace(struct dos_ctx *ctx)
+{
+	int r = dos_mount_namespace_own();
+
+	if (r < 0) /* a container without CAP_SYS_ADMIN: mounts stay ours to undo */
+		dos_debug(ctx, "no mount namespace of our own: %s", strerror(-r));
+}
+
 int main(int argc, char **argv)
 {
 	struct dos_ctx ctx;
@@ -112,5 +121,8 @@ int main(int argc, char **argv)
 	if (!cmd)
 		return report_failure(&ctx, dos_error(&ctx, DOS_EUSAGE,
 			"'%s' is not a diracos command; see 'diracos --help'", argv[first]));
+	/* Before any thread: unshare(CLONE_NEWNS) moves the calling thread only. */
+	if (geteuid() == 0)
+		own_mount_namespace(&ctx);
 	return run_command(&ctx, cmd, argc - first, argv + first);
 }

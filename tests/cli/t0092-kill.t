@@ -13,7 +13,7 @@ BUILD=1
 if ! command -v mmdebstrap >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
 	BUILD=0   # the build part needs mmdebstrap and root, as t0060 does
 fi
-plan $((23 + BUILD * 9))
+plan $((23 + BUILD * 10))
 
 # --- a loopback archive with one package big enough for each stage to take
 # a moment: 20 MB that does not compress and 8000 small files.
@@ -189,6 +189,9 @@ TOOL=
 gone=1
 for _ in $(seq 50); do napping || { gone=0; break; }; sleep 0.1; done
 ok $gone "build: no process of the build survives the kill"
+# The build root's overlay lives in diracos's own mount namespace: the
+# kill takes it away, no rerun needed.
+mount | grep -q " $TMP/"; [ $? -ne 0 ]; ok $? "build: the kill leaves no mount behind"
 [ ! -s "$TMP/bwork/repo/Packages" ] && [ -z "$(find "$TMP/bwork/repo" -name '*.deb')" ]
 ok $? "build: nothing is published"
 run verify "$TMP/build.json"

@@ -137,18 +137,3 @@ c = json.load(open(sys.argv[1]))
 exec(sys.argv[3])
 json.dump(c, open(sys.argv[2], "w"), indent=2)' "$@"
 }
-
-# use_release_binary: the heavy end-to-end tests (CPython builds, bundles of
-# the archive's Python stacks: several minutes each) run the optimized
-# binary when the test runner gives one (DIRACOS_RELEASE_BIN, set by
-# scripts/test), to keep the suite within CI's time. Every code path they
-# take also runs under ASan+UBSan in the other tests (t0010, t0020, t0060,
-# t0061...). (They first moved for libsolv's index loading, which ASan made
-# take 7 minutes a resolve; resolve_index.c now hands libsolv no per-package
-# strings, and it takes 10 s.)
-use_release_binary() {
-	if [ -n "${DIRACOS_RELEASE_BIN:-}" ] && [ -x "$DIRACOS_RELEASE_BIN" ]; then
-		DIRACOS_BIN=$DIRACOS_RELEASE_BIN
-		export DIRACOS_BIN
-	fi
-}

@@ -7,7 +7,6 @@
 # bookworm and trixie. The CPython build takes 5 to 11 minutes on 2 cores:
 # DIRACOS_SKIP_SLOW=1 skips this test.
 . "$(dirname "$0")/lib.sh"
-use_release_binary
 
 skip_if_slow "the CPython build takes 5 to 11 minutes"
 need_build_roots

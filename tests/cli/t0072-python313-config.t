@@ -15,7 +15,6 @@
 # About 5 minutes with Python shared (boost's tarball, 77 MB, is most of
 # it); 11 more the first time on a machine. DIRACOS_SKIP_SLOW=1 skips it.
 . "$(dirname "$0")/lib.sh"
-use_release_binary
 # psutil 7.1 and Cython 3.1 (pip sources) are only in forky, whose signed
 # InRelease is past its Valid-Until on this archive's frozen copy: the
 # configuration pins both by sha256, which is what lets it take them.

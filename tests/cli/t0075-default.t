@@ -10,7 +10,6 @@
 # moved. The CPython build takes 10 to 15 minutes on 2 cores:
 # DIRACOS_SKIP_SLOW=1 skips this test.
 . "$(dirname "$0")/lib.sh"
-use_release_binary
 
 skip_if_slow "the CPython build takes 10 to 15 minutes"
 need_build_roots

@@ -13,7 +13,6 @@
 # DIRACOS_SKIP_SLOW=1 skips this test; DIRACOS_TEST_PYTHON_REPO names an
 # existing local repository holding python3.13 instead.
 . "$(dirname "$0")/lib.sh"
-use_release_binary
 . "$(dirname "$0")/mkrepo.sh"
 
 if [ "${DIRACOS_SKIP_SLOW:-0}" = 1 ]; then

@@ -103,6 +103,18 @@ int th_sh_at(const char *dir, const char *fmt, ...)
 	return r;
 }
 
+void th_sh_ok(const char *dir, const char *fmt, ...)
+{
+	struct th_sh o = { .cwd = dir, .errexit = true };
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = th_vsh(&o, fmt, ap);
+	va_end(ap);
+	assert_int_equal(r, 0);
+}
+
 void th_sh_gpg(const char *dir, const char *home, const char *fmt, ...)
 {
 	char *log = dos_path_join(dir, "sh.log");
@@ -278,9 +290,9 @@ void th_deb_write(const char *path, const struct th_deb *d)
 		{ "./control", AE_IFREG, 0644, d->control, clen },
 		{ "./postinst", AE_IFREG, 0755, d->postinst, 0 },
 	};
-	char *cbuf = dos_xmalloc(1 << 16), *dbuf = dos_xmalloc(TH_TAR_CAP);
+	char *cbuf = dos_xmalloc(TH_TAR_CAP), *dbuf = dos_xmalloc(TH_TAR_CAP);
 	char *member = data_member(d->filter);
-	size_t cused = th_tar(ctl, d->postinst ? 2 : 1, "gzip", cbuf, 1 << 16);
+	size_t cused = th_tar(ctl, d->postinst ? 2 : 1, "gzip", cbuf, TH_TAR_CAP);
 	size_t dused = th_tar(d->ents, d->n, d->filter, dbuf, TH_TAR_CAP);
 	int keep = d->keep_percent ? d->keep_percent : 100;
 	struct archive *a = archive_write_new();

@@ -50,6 +50,8 @@ int th_sh_in(const char *dir, const char *libpath, char **out, const char *fmt, 
 	__attribute__((format(printf, 4, 5)));
 /* sh -ec in dir. */
 int th_sh_at(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* sh -ec in dir, which must exit 0. */
+void th_sh_ok(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* sh -c with HOME=dir and GNUPGHOME=home, output in dir/sh.log; asserts
  * that it exits 0. */
 void th_sh_gpg(const char *dir, const char *home, const char *fmt, ...)

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "mirror.h"
 #include "util.h"
 
@@ -21,10 +23,8 @@ static int setup(void **state)
 	struct fixture *f = dos_xcalloc(1, sizeof(*f));
 	char *d;
 
-	dos_ctx_init(&f->ctx);
-	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-mirror-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	th_ctx_quiet(&f->ctx);
+	f->dir = th_tmpdir("mirror");
 	d = dos_path_join(f->dir, "sources.list.d");
 	assert_int_equal(dos_mkdir_p(&f->ctx, d, 0755), 0);
 	free(d);
@@ -38,8 +38,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
-	free(f->dir);
+	th_tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "plan.h"
 
 #include <pthread.h>
@@ -24,10 +26,8 @@ static int setup(void **state)
 {
 	struct fixture *f = dos_xcalloc(1, sizeof(*f));
 
-	dos_ctx_init(&f->ctx);
-	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-plan-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	th_ctx_quiet(&f->ctx);
+	f->dir = th_tmpdir("plan");
 	*state = f;
 	return 0;
 }
@@ -36,25 +36,9 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
-	free(f->dir);
+	th_tmpdir_remove(f->dir);
 	free(f);
 	return 0;
-}
-
-static void write_file(struct fixture *f, const char *name, const char *text)
-{
-	char *path = dos_path_join(f->dir, name);
-	char *dir = dos_path_dirname(path);
-	FILE *out;
-
-	assert_int_equal(dos_mkdir_p(&f->ctx, dir, 0755), 0);
-	out = fopen(path, "w");
-	assert_non_null(out);
-	fputs(text, out);
-	assert_int_equal(fclose(out), 0);
-	free(dir);
-	free(path);
 }
 
 static struct dos_config *load(struct fixture *f, const char *text)
@@ -118,10 +102,10 @@ static const char chain[] =
 
 static void write_recipes(struct fixture *f)
 {
-	write_file(f, "r/app.sh", "make app\n");
-	write_file(f, "r/mid.sh", "make mid\n");
-	write_file(f, "r/base.sh", "make base\n");
-	write_file(f, "r/alone.sh", "make alone\n");
+	th_write_at(f->dir, "r/app.sh", "make app\n", 0644);
+	th_write_at(f->dir, "r/mid.sh", "make mid\n", 0644);
+	th_write_at(f->dir, "r/base.sh", "make base\n", 0644);
+	th_write_at(f->dir, "r/alone.sh", "make alone\n", 0644);
 }
 
 static void test_order(void **state)
@@ -152,8 +136,8 @@ static void test_edges_from_records(void **state)
 	struct dos_config *cfg;
 	struct dos_plan *plan;
 
-	write_file(f, "a.sh", "a\n");
-	write_file(f, "b.sh", "b\n");
+	th_write_at(f->dir, "a.sh", "a\n", 0644);
+	th_write_at(f->dir, "b.sh", "b\n", 0644);
 	cfg = load(f, "{\"packages\": [{\"name\": \"a\", \"recipe\": \"a.sh\", \"version\": \"1\","
 		      " \"buildDependencies\": [\"libb-dev\"]},"
 		      " {\"name\": \"b\", \"recipe\": \"b.sh\", \"version\": \"1\"}]}");
@@ -175,7 +159,7 @@ static void test_cycle(void **state)
 	struct dos_config *cfg;
 	struct dos_plan *plan = (void *)1;
 
-	write_file(f, "x.sh", "x\n");
+	th_write_at(f->dir, "x.sh", "x\n", 0644);
 	cfg = load(f, "{\"recipe\": \"x.sh\", \"version\": \"1\", \"packages\": ["
 		      "{\"name\": \"free\"},"
 		      "{\"name\": \"a\", \"buildDependencies\": [\"b\"]},"
@@ -253,14 +237,14 @@ static void test_keys(void **state)
 	assert_string_equal(changed(k0, k1), "");
 
 	/* A recipe byte: that package and what is built on it. */
-	write_file(f, "r/base.sh", "make base \n");
+	th_write_at(f->dir, "r/base.sh", "make base \n", 0644);
 	keys_of(f, NULL, k1);
 	assert_string_equal(changed(k0, k1), "app mid base");
-	write_file(f, "r/base.sh", "make base\n");
-	write_file(f, "r/app.sh", "make app!\n");
+	th_write_at(f->dir, "r/base.sh", "make base\n", 0644);
+	th_write_at(f->dir, "r/app.sh", "make app!\n", 0644);
 	keys_of(f, NULL, k1);
 	assert_string_equal(changed(k0, k1), "app");
-	write_file(f, "r/app.sh", "make app\n");
+	th_write_at(f->dir, "r/app.sh", "make app\n", 0644);
 
 	/* An option. */
 	text = with("\"name\": \"mid\",", "\"name\": \"mid\", \"myFlag\": true,");
@@ -301,7 +285,7 @@ static void test_keys_sources_patch_routines(void **state)
 	const char *sha1 = "1111111111111111111111111111111111111111111111111111111111111111";
 	const char *sha2 = "2222222222222222222222222222222222222222222222222222222222222222";
 
-	write_file(f, "s.sh", "build\n");
+	th_write_at(f->dir, "s.sh", "build\n", 0644);
 	source_keys(f, "https://one/x.tar.gz", sha1, a);
 	source_keys(f, "https://mirror/x.tar.gz", sha1, b);
 	assert_string_equal(a[0], b[0]);        /* another URL, the same bytes */
@@ -309,7 +293,7 @@ static void test_keys_sources_patch_routines(void **state)
 	assert_string_not_equal(a[0], b[0]);
 	assert_string_not_equal(a[1], b[1]);    /* the dependent too */
 
-	write_file(f, "patches/s.patch", "--- a\n+++ b\n");
+	th_write_at(f->dir, "patches/s.patch", "--- a\n+++ b\n", 0644);
 	source_keys(f, "https://one/x.tar.gz", sha1, b);
 	assert_string_not_equal(a[0], b[0]);
 	assert_string_not_equal(a[1], b[1]);
@@ -324,14 +308,14 @@ static void test_keys_routines(void **state)
 	struct dos_plan *plan;
 	char k0[DOS_SHA256_HEX];
 
-	write_file(f, "r.sh", "build\n");
-	write_file(f, "routines/pre.sh", "echo pre\n");
+	th_write_at(f->dir, "r.sh", "build\n", 0644);
+	th_write_at(f->dir, "routines/pre.sh", "echo pre\n", 0644);
 	cfg = load(f, text);
 	plan = plan_ok(f, cfg, NULL);
 	strcpy(k0, plan->nodes[0].key);
 	assert_non_null(json_object_get(json_object_get(plan->nodes[0].inputs, "routines"), "preRoutine"));
 	dos_plan_free(plan);
-	write_file(f, "routines/pre.sh", "echo pre2\n");
+	th_write_at(f->dir, "routines/pre.sh", "echo pre2\n", 0644);
 	plan = plan_ok(f, cfg, NULL);
 	assert_string_not_equal(k0, plan->nodes[0].key);
 	dos_plan_free(plan);

@@ -67,13 +67,7 @@ int th_vsh(const struct th_sh *o, const char *fmt, va_list ap)
 
 int th_sh(const struct th_sh *o, const char *fmt, ...)
 {
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = th_vsh(o, fmt, ap);
-	va_end(ap);
-	return r;
+	return TH_VSH(o, fmt);
 }
 
 int th_sh_in(const char *dir, const char *libpath, char **out, const char *fmt, ...)
@@ -81,12 +75,9 @@ int th_sh_in(const char *dir, const char *libpath, char **out, const char *fmt, 
 	char *ldp = libpath ? dos_xasprintf("LD_LIBRARY_PATH=%s", libpath) : NULL;
 	char *env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", ldp, NULL };
 	struct th_sh o = { .cwd = dir, .envp = env, .out = out };
-	va_list ap;
 	int r;
 
-	va_start(ap, fmt);
-	r = th_vsh(&o, fmt, ap);
-	va_end(ap);
+	r = TH_VSH(&o, fmt);
 	free(ldp);
 	return r;
 }
@@ -94,25 +85,15 @@ int th_sh_in(const char *dir, const char *libpath, char **out, const char *fmt, 
 int th_sh_at(const char *dir, const char *fmt, ...)
 {
 	struct th_sh o = { .cwd = dir, .errexit = true };
-	va_list ap;
-	int r;
 
-	va_start(ap, fmt);
-	r = th_vsh(&o, fmt, ap);
-	va_end(ap);
-	return r;
+	return TH_VSH(&o, fmt);
 }
 
 void th_sh_ok(const char *dir, const char *fmt, ...)
 {
 	struct th_sh o = { .cwd = dir, .errexit = true };
-	va_list ap;
-	int r;
 
-	va_start(ap, fmt);
-	r = th_vsh(&o, fmt, ap);
-	va_end(ap);
-	assert_int_equal(r, 0);
+	assert_int_equal(TH_VSH(&o, fmt), 0);
 }
 
 void th_sh_gpg(const char *dir, const char *home, const char *fmt, ...)
@@ -122,12 +103,9 @@ void th_sh_gpg(const char *dir, const char *home, const char *fmt, ...)
 	char *h = dos_xasprintf("HOME=%s", dir);
 	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", h, gh, NULL };
 	struct th_sh o = { .log = log, .envp = env };
-	va_list ap;
 	int r;
 
-	va_start(ap, fmt);
-	r = th_vsh(&o, fmt, ap);
-	va_end(ap);
+	r = TH_VSH(&o, fmt);
 	assert_int_equal(r, 0);
 	free(log);
 	free(gh);

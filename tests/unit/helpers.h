@@ -43,6 +43,17 @@ struct th_sh {
  * "# command failed" line on stderr (none when the command itself sends
  * its stderr to /dev/null: the failure is expected). */
 int th_vsh(const struct th_sh *o, const char *fmt, va_list ap);
+/* th_vsh() on the variable arguments that follow fmt, in a function that
+ * takes (..., fmt, ...); its value is th_vsh()'s. */
+#define TH_VSH(o, fmt)                                                   \
+	({                                                               \
+		va_list ap_;                                             \
+		int r_;                                                  \
+		va_start(ap_, fmt);                                      \
+		r_ = th_vsh((o), (fmt), ap_);                            \
+		va_end(ap_);                                             \
+		r_;                                                      \
+	})
 int th_sh(const struct th_sh *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* sh -c in dir with only PATH, LC_ALL=C and LD_LIBRARY_PATH=libpath (when
  * not NULL); its stdout in *out when out is not NULL. */

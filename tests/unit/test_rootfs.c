@@ -63,13 +63,8 @@ static int sh(const char *fmt, ...)
 	_cleanup_free_ char *home = dos_xasprintf("GNUPGHOME=%s", F->gnupg);
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", home, "LC_ALL=C.UTF-8", NULL };
 	struct th_sh o = { .log = log, .envp = envp };
-	va_list ap;
-	int r;
 
-	va_start(ap, fmt);
-	r = th_vsh(&o, fmt, ap);
-	va_end(ap);
-	return r;
+	return TH_VSH(&o, fmt);
 }
 
 static void write_text(const char *path, const char *text)

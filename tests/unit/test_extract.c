@@ -45,6 +45,31 @@ static void assert_text(const char *dir, const char *rel, const char *expected)
 	free(got);
 }
 
+/* Each test's folder, and root, a bundle root in it that the test fills. */
+struct fixture {
+	char *dir, *root;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = dos_xcalloc(1, sizeof(*f));
+
+	f->dir = th_tmpdir("extract");
+	f->root = dos_path_join(f->dir, "root");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	th_tmpdir_remove(f->dir);
+	free(f->root);
+	free(f);
+	return 0;
+}
+
 static const char control_fmt[] =
 	"Package: %s\nVersion: 1.0\nArchitecture: all\n"
 	"Maintainer: Test <test@example.org>\nDescription: a test package\n";
@@ -166,15 +191,15 @@ static void check_tool(const char *root, const struct dos_extract_result *res)
 
 static void test_dpkg_deb_compressions(void **state)
 {
+	struct fixture *f = *state;
 	static const char *const comps[] = { "gzip", "xz", "zstd", "none" };
-	char *dir = th_tmpdir("extract");
 
-	stage_tool(dir);
+	stage_tool(f->dir);
 	for (size_t i = 0; i < sizeof(comps) / sizeof(comps[0]); i++) {
 		struct dos_ctx ctx;
 		struct dos_extract_result res;
-		char *deb = dpkg_build(dir, "tool", comps[i]);
-		char *root = dos_xasprintf("%s/root-%s", dir, comps[i]);
+		char *deb = dpkg_build(f->dir, "tool", comps[i]);
+		char *root = dos_xasprintf("%s/root-%s", f->dir, comps[i]);
 		struct dos_extract_pkg pkg = { "tool", deb };
 
 		assert_int_equal(extract(&ctx, root, &pkg, 1, 2, &res), 0);
@@ -185,32 +210,29 @@ static void test_dpkg_deb_compressions(void **state)
 		free(root);
 		free(deb);
 	}
-	th_tmpdir_remove(dir);
 }
 
 static void test_not_a_deb(void **state)
 {
+	struct fixture *f = *state;
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = th_tmpdir("extract");
-	char *root = dos_path_join(dir, "root");
 	struct dos_extract_pkg pkgs[] = { { "ghost", "/nonexistent/ghost.deb" } };
 
-	assert_true(extract(&ctx, root, pkgs, 1, 1, &res) < 0);
+	assert_true(extract(&ctx, f->root, pkgs, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "package 'ghost' (/nonexistent/ghost.deb)"));
-	write_file(dir, "plain.deb", "just text, not an archive\n", 0644);
-	pkgs[0].path = dos_path_join(dir, "plain.deb");
-	assert_int_equal(extract(&ctx, root, pkgs, 1, 1, &res), DOS_EFORMAT);
+	write_file(f->dir, "plain.deb", "just text, not an archive\n", 0644);
+	pkgs[0].path = dos_path_join(f->dir, "plain.deb");
+	assert_int_equal(extract(&ctx, f->root, pkgs, 1, 1, &res), DOS_EFORMAT);
 	assert_non_null(strstr(ctx.msg, "not a Debian package"));
 	free((char *)pkgs[0].path);
-	free(root);
-	th_tmpdir_remove(dir);
 }
 
 /* --- hand-made packages --- */
 
 static void test_handmade_filters(void **state)
 {
+	struct fixture *f = *state;
 	static const char *const filters[] = { "gzip", "xz", "zstd", "bzip2", NULL };
 	const struct th_tent ents[] = {
 		{ "./", AE_IFDIR, 0755, NULL, 0 },
@@ -218,14 +240,13 @@ static void test_handmade_filters(void **state)
 		{ "./usr/share/data.txt", AE_IFREG, 0644, "payload\n", 0 },
 		{ "./usr/share/empty", AE_IFREG, 0644, "", 0 },
 	};
-	char *dir = th_tmpdir("extract");
 
 	for (size_t i = 0; i < 5; i++) {
 		struct dos_ctx ctx;
 		struct dos_extract_result res;
 		char *name = dos_xasprintf("f%zu", i);
-		char *deb = deb_write(dir, name, ents, 4, filters[i], NULL, 100);
-		char *root = dos_xasprintf("%s/root-%s", dir, name);
+		char *deb = deb_write(f->dir, name, ents, 4, filters[i], NULL, 100);
+		char *root = dos_xasprintf("%s/root-%s", f->dir, name);
 		struct dos_extract_pkg pkg = { name, deb };
 
 		assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
@@ -237,11 +258,11 @@ static void test_handmade_filters(void **state)
 		free(deb);
 		free(name);
 	}
-	th_tmpdir_remove(dir);
 }
 
 static void test_hardlink_becomes_copy(void **state)
 {
+	struct fixture *f = *state;
 	const struct th_tent ents[] = {
 		{ "./usr/bin/git", AE_IFREG, 0755, "the git binary", 0 },
 		{ "./usr/lib/git-core/git-add", 0, 0755, "./usr/bin/git", 0 },
@@ -249,16 +270,14 @@ static void test_hardlink_becomes_copy(void **state)
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = th_tmpdir("extract");
-	char *root = dos_path_join(dir, "root");
-	char *deb = deb_write(dir, "git", ents, 2, "gzip", NULL, 100);
+	char *deb = deb_write(f->dir, "git", ents, 2, "gzip", NULL, 100);
 	struct dos_extract_pkg pkg = { "git", deb };
 	char *path;
 	struct stat st;
 
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
-	assert_text(root, "usr/lib/git-core/git-add", "the git binary");
-	path = dos_path_join(root, "usr/lib/git-core/git-add");
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), 0);
+	assert_text(f->root, "usr/lib/git-core/git-add", "the git binary");
+	path = dos_path_join(f->root, "usr/lib/git-core/git-add");
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_nlink, 1);
 	assert_int_equal(st.st_mode & 07777, 0755);
@@ -267,40 +286,35 @@ static void test_hardlink_becomes_copy(void **state)
 	free(deb);
 
 	/* A hard link to something outside the package is refused. */
-	deb = deb_write(dir, "evil", ents + 2, 1, "gzip", NULL, 100);
+	deb = deb_write(f->dir, "evil", ents + 2, 1, "gzip", NULL, 100);
 	pkg = (struct dos_extract_pkg){ "evil", deb };
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), DOS_EFORMAT);
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), DOS_EFORMAT);
 	assert_non_null(strstr(ctx.msg, "package 'evil'"));
 	assert_non_null(strstr(ctx.msg, "absolute"));
 	free(deb);
-	free(root);
-	th_tmpdir_remove(dir);
 }
 
 static void test_same_content_no_conflict(void **state)
 {
+	struct fixture *f = *state;
 	const struct th_tent ents[] = {
 		{ "./usr/share/common/file", AE_IFREG, 0644, "same", 0 },
 		{ "./usr/share/common/", AE_IFDIR, 0755, NULL, 0 },
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = th_tmpdir("extract");
-	char *root = dos_path_join(dir, "root");
 	struct dos_extract_pkg pkgs[] = {
-		{ "a", deb_write(dir, "a", ents, 2, "gzip", NULL, 100) },
-		{ "b", deb_write(dir, "b", ents, 2, "xz", NULL, 100) },
+		{ "a", deb_write(f->dir, "a", ents, 2, "gzip", NULL, 100) },
+		{ "b", deb_write(f->dir, "b", ents, 2, "xz", NULL, 100) },
 	};
 
-	assert_int_equal(extract(&ctx, root, pkgs, 2, 2, &res), 0);
+	assert_int_equal(extract(&ctx, f->root, pkgs, 2, 2, &res), 0);
 	assert_int_equal(res.n_conflicts, 0);
-	assert_text(root, "usr/share/common/file", "same");
+	assert_text(f->root, "usr/share/common/file", "same");
 	assert_true(dos_strv_contains(&res.pkgs[1].paths, "usr/share/common/file"));
 	dos_extract_result_release(&res);
 	free((char *)pkgs[0].path);
 	free((char *)pkgs[1].path);
-	free(root);
-	th_tmpdir_remove(dir);
 }
 
 /* The first package in the input wins a conflict, whichever thread writes
@@ -308,9 +322,9 @@ static void test_same_content_no_conflict(void **state)
  * the second usually gets there first and must be overwritten. */
 static void test_conflict_earlier_wins(void **state)
 {
+	struct fixture *f = *state;
 	size_t big_len = 6 << 20;
 	char *big = malloc(big_len);
-	char *dir = th_tmpdir("extract");
 
 	for (size_t i = 0; i < big_len; i++)
 		big[i] = (char)(rand() & 0xff);
@@ -324,13 +338,13 @@ static void test_conflict_earlier_wins(void **state)
 		{ "./usr/bin/tool", AE_IFLNK, 0777, "tool-b", 0 },
 		{ "./usr/share/b/shared-copy", 0, 0644, "./etc/shared.conf", 0 },
 	};
-	char *deb_a = deb_write(dir, "a", ents_a, 3, NULL, NULL, 100);
-	char *deb_b = deb_write(dir, "b", ents_b, 3, "gzip", NULL, 100);
+	char *deb_a = deb_write(f->dir, "a", ents_a, 3, NULL, NULL, 100);
+	char *deb_b = deb_write(f->dir, "b", ents_b, 3, "gzip", NULL, 100);
 
 	for (int round = 0; round < 6; round++) {
 		struct dos_ctx ctx;
 		struct dos_extract_result res;
-		char *root = dos_xasprintf("%s/root%d", dir, round);
+		char *root = dos_xasprintf("%s/root%d", f->dir, round);
 		bool a_first = round % 2 == 0;
 		struct dos_extract_pkg pkgs[2] = { { "a", deb_a }, { "b", deb_b } };
 		char link[16] = "";
@@ -357,7 +371,6 @@ static void test_conflict_earlier_wins(void **state)
 	free(deb_a);
 	free(deb_b);
 	free(big);
-	th_tmpdir_remove(dir);
 }
 
 /* Extracts one hostile entry list; expects a format error naming the
@@ -381,8 +394,8 @@ static void expect_refused(const char *dir, const struct th_tent *ents, size_t n
 
 static void test_hostile_paths(void **state)
 {
-	char *dir = th_tmpdir("extract");
-	char *outside = dos_path_join(dir, "outside");
+	struct fixture *f = *state;
+	char *outside = dos_path_join(f->dir, "outside");
 	char *outside_file = dos_path_join(outside, "file");
 	const struct th_tent dotdot[] = { { "./usr/../../evil", AE_IFREG, 0644, "x", 0 } };
 	const struct th_tent dotdot2[] = { { "../evil", AE_IFREG, 0644, "x", 0 } };
@@ -405,20 +418,19 @@ static void test_hostile_paths(void **state)
 	};
 
 	assert_int_equal(mkdir(outside, 0755), 0);
-	expect_refused(dir, dotdot, 1, "entry './usr/../../evil': a '..' component is refused");
-	expect_refused(dir, dotdot2, 1, "'..'");
-	assert_false(th_exists_at(dir, "evil"));
-	assert_false(th_exists_at(dir, "root/evil"));
-	expect_refused(dir, absolute, 1, "entry '/etc/evil': an absolute path is refused");
-	expect_refused(dir, through, 2, "entry 'dir/file': 'dir' is a symlink");
-	expect_refused(dir, through_deep, 2, "'dir' is a symlink");
+	expect_refused(f->dir, dotdot, 1, "entry './usr/../../evil': a '..' component is refused");
+	expect_refused(f->dir, dotdot2, 1, "'..'");
+	assert_false(th_exists_at(f->dir, "evil"));
+	assert_false(th_exists_at(f->dir, "root/evil"));
+	expect_refused(f->dir, absolute, 1, "entry '/etc/evil': an absolute path is refused");
+	expect_refused(f->dir, through, 2, "entry 'dir/file': 'dir' is a symlink");
+	expect_refused(f->dir, through_deep, 2, "'dir' is a symlink");
 	assert_false(th_exists_at(outside, "file"));
 	assert_false(th_exists_at(outside, "sub"));
-	expect_refused(dir, twice, 2, "entry 'a': appears twice");
-	expect_refused(dir, file_then_dir, 2, "entry 'a/b'");
+	expect_refused(f->dir, twice, 2, "entry 'a': appears twice");
+	expect_refused(f->dir, file_then_dir, 2, "entry 'a/b'");
 	free(outside);
 	free(outside_file);
-	th_tmpdir_remove(dir);
 }
 
 /* --- a rebuild over an earlier tree --- */
@@ -428,6 +440,7 @@ static void test_hostile_paths(void **state)
  * written through a hard link to a file elsewhere. */
 static void test_over_earlier_tree(void **state)
 {
+	struct fixture *f = *state;
 	const struct th_tent v1[] = {
 		{ "./usr/bin/tool", AE_IFREG, 0755, "version one, the longer text\n", 0 },
 		{ "./etc/same.conf", AE_IFREG, 0644, "same\n", 0 },
@@ -447,70 +460,67 @@ static void test_over_earlier_tree(void **state)
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = th_tmpdir("extract");
-	char *root = dos_path_join(dir, "root");
-	char *deb1 = deb_write(dir, "v1", v1, 6, "gzip", NULL, 100);
-	char *deb2 = deb_write(dir, "v2", v2, 7, "xz", NULL, 100);
+	char *deb1 = deb_write(f->dir, "v1", v1, 6, "gzip", NULL, 100);
+	char *deb2 = deb_write(f->dir, "v2", v2, 7, "xz", NULL, 100);
 	struct dos_extract_pkg pkg = { "v1", deb1 };
-	char *outside = dos_path_join(dir, "outside.txt");
-	char *lib1 = dos_path_join(root, "usr/lib/libx.so.1");
-	char *libdir = dos_path_join(root, "usr/lib");
+	char *outside = dos_path_join(f->dir, "outside.txt");
+	char *lib1 = dos_path_join(f->root, "usr/lib/libx.so.1");
+	char *libdir = dos_path_join(f->root, "usr/lib");
 	ino_t tool, same, link_k;
 
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), 0);
 	dos_extract_result_release(&res);
-	tool = th_lstat_at(root, "usr/bin/tool").st_ino;
-	same = th_lstat_at(root, "etc/same.conf").st_ino;
-	link_k = th_lstat_at(root, "usr/lib/libk.so").st_ino;
-	write_file(dir, "outside.txt", "outside\n", 0644);
+	tool = th_lstat_at(f->root, "usr/bin/tool").st_ino;
+	same = th_lstat_at(f->root, "etc/same.conf").st_ino;
+	link_k = th_lstat_at(f->root, "usr/lib/libk.so").st_ino;
+	write_file(f->dir, "outside.txt", "outside\n", 0644);
 	assert_int_equal(unlink(lib1), 0);
 	assert_int_equal(link(outside, lib1), 0);
-	write_file(root, "stale.txt", "stale\n", 0644);
+	write_file(f->root, "stale.txt", "stale\n", 0644);
 	assert_int_equal(chmod(libdir, 0700), 0);
 
 	pkg = (struct dos_extract_pkg){ "v2", deb2 };
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 2, &res), 0);
-	assert_text(root, "usr/bin/tool", "v2\n");
-	assert_int_equal(th_lstat_at(root, "usr/bin/tool").st_ino, tool);
-	assert_int_equal(th_lstat_at(root, "usr/bin/tool").st_mode & 07777, 0700);
-	assert_text(root, "etc/same.conf", "same\n");
-	assert_int_equal(th_lstat_at(root, "etc/same.conf").st_ino, same);
-	assert_text(dir, "outside.txt", "outside\n");
-	assert_text(root, "usr/lib/libx.so.1", "new lib\n");
-	th_assert_link(root, "usr/lib/libx.so", "libx.so.2");
-	assert_int_equal(th_lstat_at(root, "usr/lib/libk.so").st_ino, link_k);
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 2, &res), 0);
+	assert_text(f->root, "usr/bin/tool", "v2\n");
+	assert_int_equal(th_lstat_at(f->root, "usr/bin/tool").st_ino, tool);
+	assert_int_equal(th_lstat_at(f->root, "usr/bin/tool").st_mode & 07777, 0700);
+	assert_text(f->root, "etc/same.conf", "same\n");
+	assert_int_equal(th_lstat_at(f->root, "etc/same.conf").st_ino, same);
+	assert_text(f->dir, "outside.txt", "outside\n");
+	assert_text(f->root, "usr/lib/libx.so.1", "new lib\n");
+	th_assert_link(f->root, "usr/lib/libx.so", "libx.so.2");
+	assert_int_equal(th_lstat_at(f->root, "usr/lib/libk.so").st_ino, link_k);
 
 	/* What the earlier run left and no package ships goes. */
-	assert_true(th_exists_at(root, "stale.txt"));
-	assert_int_equal(dos_assemble_prune(&ctx, root, &res), 0);
-	assert_false(th_exists_at(root, "stale.txt"));
-	assert_false(th_exists_at(root, "usr/share/old"));
-	assert_true(th_exists_at(root, "usr/share/keep"));
-	assert_true(th_exists_at(root, "usr/bin/tool"));
-	assert_true(th_exists_at(root, "usr/lib/libx.so.2"));
+	assert_true(th_exists_at(f->root, "stale.txt"));
+	assert_int_equal(dos_assemble_prune(&ctx, f->root, &res), 0);
+	assert_false(th_exists_at(f->root, "stale.txt"));
+	assert_false(th_exists_at(f->root, "usr/share/old"));
+	assert_true(th_exists_at(f->root, "usr/share/keep"));
+	assert_true(th_exists_at(f->root, "usr/bin/tool"));
+	assert_true(th_exists_at(f->root, "usr/lib/libx.so.2"));
 	/* A folder no package lists is 0755, as in a new tree. */
-	assert_int_equal(th_lstat_at(root, "usr/lib").st_mode & 07777, 0755);
+	assert_int_equal(th_lstat_at(f->root, "usr/lib").st_mode & 07777, 0755);
 	dos_extract_result_release(&res);
 
 	/* A folder where a file now goes: the caller starts over. */
 	pkg = (struct dos_extract_pkg){ "v1", deb1 };
 	free(lib1);
-	lib1 = dos_path_join(root, "etc/same.conf");
+	lib1 = dos_path_join(f->root, "etc/same.conf");
 	assert_int_equal(unlink(lib1), 0);
-	write_file(root, "etc/same.conf/inside", "", 0644);
-	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	write_file(f->root, "etc/same.conf/inside", "", 0644);
+	assert_true(extract(&ctx, f->root, &pkg, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "etc/same.conf"));
 	free(libdir);
 	free(lib1);
 	free(outside);
 	free(deb1);
 	free(deb2);
-	free(root);
-	th_tmpdir_remove(dir);
 }
 
 static void test_devices_setuid(void **state)
 {
+	struct fixture *f = *state;
 	const struct th_tent ents[] = {
 		{ "./dev/null2", AE_IFCHR, 0666, NULL, 0 },
 		{ "./run/fifo", AE_IFIFO, 0644, NULL, 0 },
@@ -519,20 +529,18 @@ static void test_devices_setuid(void **state)
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = th_tmpdir("extract");
-	char *root = dos_path_join(dir, "root");
-	char *deb = deb_write(dir, "special", ents, 4, "gzip", NULL, 100);
+	char *deb = deb_write(f->dir, "special", ents, 4, "gzip", NULL, 100);
 	struct dos_extract_pkg pkg = { "special", deb };
 
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
-	assert_false(th_exists_at(root, "dev/null2"));
-	assert_false(th_exists_at(root, "run/fifo"));
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), 0);
+	assert_false(th_exists_at(f->root, "dev/null2"));
+	assert_false(th_exists_at(f->root, "run/fifo"));
 	assert_int_equal(res.n_skipped, 2);
 	assert_string_equal(res.skipped[0].path, "dev/null2");
 	assert_true(S_ISCHR(res.skipped[0].mode));
 	assert_true(S_ISFIFO(res.skipped[1].mode));
-	assert_int_equal(th_lstat_at(root, "usr/bin/su-ish").st_mode & 07777, 0755);
-	assert_int_equal(th_lstat_at(root, "var/mail").st_mode & 07777, 0775);
+	assert_int_equal(th_lstat_at(f->root, "usr/bin/su-ish").st_mode & 07777, 0755);
+	assert_int_equal(th_lstat_at(f->root, "var/mail").st_mode & 07777, 0775);
 	assert_int_equal(res.n_setids, 2);
 	assert_string_equal(res.setids[0].path, "usr/bin/su-ish");
 	assert_string_equal(res.setids[0].package, "special");
@@ -541,48 +549,43 @@ static void test_devices_setuid(void **state)
 	assert_false(dos_strv_contains(&res.pkgs[0].paths, "dev/null2"));
 	dos_extract_result_release(&res);
 	free(deb);
-	free(root);
-	th_tmpdir_remove(dir);
 }
 
 static void test_truncated(void **state)
 {
+	struct fixture *f = *state;
 	char content[40000];
 	const struct th_tent ents[] = {
 		{ "./usr/share/blob", AE_IFREG, 0644, content, sizeof(content) },
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = th_tmpdir("extract");
-	char *root = dos_path_join(dir, "root");
 	struct dos_extract_pkg pkg = { "cut", NULL };
 	char *deb;
 
 	for (size_t i = 0; i < sizeof(content); i++)
 		content[i] = (char)('a' + i % 26);
-	deb = deb_write(dir, "cut", ents, 1, NULL, NULL, 50);
+	deb = deb_write(f->dir, "cut", ents, 1, NULL, NULL, 50);
 	pkg.path = deb;
-	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	assert_true(extract(&ctx, f->root, &pkg, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "package 'cut'"));
 	assert_non_null(strstr(ctx.msg, "entry 'usr/share/blob': truncated"));
 	free(deb);
 
 	/* A compressed stream cut short. */
-	deb = deb_write(dir, "cutgz", ents, 1, "xz", NULL, 60);
+	deb = deb_write(f->dir, "cutgz", ents, 1, "xz", NULL, 60);
 	pkg = (struct dos_extract_pkg){ "cutgz", deb };
-	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	assert_true(extract(&ctx, f->root, &pkg, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "package 'cutgz'"));
 	free(deb);
 
 	/* The .deb file itself cut short. */
-	deb = deb_write(dir, "cutdeb", ents, 1, NULL, NULL, 100);
+	deb = deb_write(f->dir, "cutdeb", ents, 1, NULL, NULL, 100);
 	assert_int_equal(truncate(deb, 20000), 0);
 	pkg = (struct dos_extract_pkg){ "cutdeb", deb };
-	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	assert_true(extract(&ctx, f->root, &pkg, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "package 'cutdeb'"));
 	free(deb);
-	free(root);
-	th_tmpdir_remove(dir);
 }
 
 /* --- alternatives and licenses --- */
@@ -625,6 +628,7 @@ static void test_parse_alternatives(void **state)
 
 static void test_apply_alternatives(void **state)
 {
+	struct fixture *f = *state;
 	struct dos_alternative alts[] = {
 		{ "/usr/bin/editor", "editor", "/usr/bin/ed-a", 50, "a", NULL },
 		{ "/usr/share/man/man1/editor.1", "editor.1", "/usr/share/man/man1/ed-a.1", 50, "a", "editor" },
@@ -636,31 +640,29 @@ static void test_apply_alternatives(void **state)
 	};
 	struct dos_extract_result res = { .alternatives = alts, .n_alternatives = 7 };
 	struct dos_ctx ctx;
-	char *dir = th_tmpdir("extract");
 	char link[64];
 	char *path;
 
 	dos_ctx_init(&ctx);
 	ctx.log_level = DOS_LOG_ERROR;
-	write_file(dir, "usr/bin/file", "a real file", 0755);
-	path = dos_path_join(dir, "usr/bin/pager");
+	write_file(f->dir, "usr/bin/file", "a real file", 0755);
+	path = dos_path_join(f->dir, "usr/bin/pager");
 	assert_int_equal(symlink("stale", path), 0);
-	assert_int_equal(dos_extract_apply_alternatives(&ctx, dir, &res), 2);
+	assert_int_equal(dos_extract_apply_alternatives(&ctx, f->dir, &res), 2);
 	free(path);
-	path = dos_path_join(dir, "usr/bin/editor");
+	path = dos_path_join(f->dir, "usr/bin/editor");
 	memset(link, 0, sizeof(link));
 	assert_true(readlink(path, link, sizeof(link) - 1) > 0);
 	assert_string_equal(link, "../lib/b/bin/ed-b");
 	free(path);
-	path = dos_path_join(dir, "usr/bin/pager");
+	path = dos_path_join(f->dir, "usr/bin/pager");
 	memset(link, 0, sizeof(link));
 	assert_true(readlink(path, link, sizeof(link) - 1) > 0);
 	assert_string_equal(link, "less");
 	free(path);
-	assert_false(th_exists_at(dir, "usr/share/man/man1/editor.1"));   /* a's slave lost with a */
-	assert_false(th_exists_at(dir, "etc"));
-	assert_text(dir, "usr/bin/file", "a real file");
-	th_tmpdir_remove(dir);
+	assert_false(th_exists_at(f->dir, "usr/share/man/man1/editor.1"));   /* a's slave lost with a */
+	assert_false(th_exists_at(f->dir, "etc"));
+	assert_text(f->dir, "usr/bin/file", "a real file");
 }
 
 static void test_parse_license(void **state)
@@ -684,18 +686,18 @@ static void test_parse_license(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dpkg_deb_compressions),
-		cmocka_unit_test(test_not_a_deb),
-		cmocka_unit_test(test_handmade_filters),
-		cmocka_unit_test(test_hardlink_becomes_copy),
-		cmocka_unit_test(test_same_content_no_conflict),
-		cmocka_unit_test(test_conflict_earlier_wins),
-		cmocka_unit_test(test_hostile_paths),
-		cmocka_unit_test(test_over_earlier_tree),
-		cmocka_unit_test(test_devices_setuid),
-		cmocka_unit_test(test_truncated),
+		cmocka_unit_test_setup_teardown(test_dpkg_deb_compressions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_deb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handmade_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hardlink_becomes_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_content_no_conflict, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_earlier_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_over_earlier_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devices_setuid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test(test_parse_alternatives),
-		cmocka_unit_test(test_apply_alternatives),
+		cmocka_unit_test_setup_teardown(test_apply_alternatives, setup, teardown),
 		cmocka_unit_test(test_parse_license),
 	};
 	return cmocka_run_group_tests_name("extract", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,19 @@ struct stat th_lstat_at(const char *dir, const char *rel)
 		fail_msg("cannot lstat '%s'", path);
 	free(path);
 	return st;
+}
+
+size_t th_count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
 }
 
 void th_assert_link(const char *dir, const char *rel, const char *target)

@@ -79,6 +79,8 @@ char *th_read_at(const char *dir, const char *rel);
 bool th_exists_at(const char *dir, const char *rel);
 /* lstat() of dir/rel, which must exist. */
 struct stat th_lstat_at(const char *dir, const char *rel);
+/* How many entries the folder holds ("." and ".." aside). */
+size_t th_count_dir(const char *path);
 /* Asserts that dir/rel is a symlink to target. */
 void th_assert_link(const char *dir, const char *rel, const char *target);
 

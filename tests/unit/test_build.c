@@ -78,23 +78,18 @@ static void make_elf_tree(struct fixture *f)
  * ships files of the same names outside the amd64 library folders. */
 static void make_dpkg_root(struct fixture *f)
 {
+	static const char *const files[][2] = {
+		{ "libfoo1:amd64.list", "/.\n/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu\n"
+					"/usr/lib/x86_64-linux-gnu/libfoo.so.1\n" },
+		{ "libc6:amd64.list", "/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n" },
+		{ "aaa-decoy.list", "/usr/share/aaa/libfoo.so.1\n/usr/lib/x86_64-linux-gnu/sub/libc.so.6\n"
+				    "/usr/lib32/libc.so.6\n/usr/lib/i386-linux-gnu/libfoo.so.1\n" },
+		{ "libfoo1:amd64.md5sums", "0 /usr/lib/x86_64-linux-gnu/libc.so.6\n" },
+	};
 	char *info = dos_path_join(f->root, "var/lib/dpkg/info");
-	char *p;
 
-	p = dos_path_join(info, "libfoo1:amd64.list");
-	th_write(p, "/.\n/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu\n"
-		      "/usr/lib/x86_64-linux-gnu/libfoo.so.1\n", 0644);
-	free(p);
-	p = dos_path_join(info, "libc6:amd64.list");
-	th_write(p, "/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n", 0644);
-	free(p);
-	p = dos_path_join(info, "aaa-decoy.list");
-	th_write(p, "/usr/share/aaa/libfoo.so.1\n/usr/lib/x86_64-linux-gnu/sub/libc.so.6\n"
-		      "/usr/lib32/libc.so.6\n/usr/lib/i386-linux-gnu/libfoo.so.1\n", 0644);
-	free(p);
-	p = dos_path_join(info, "libfoo1:amd64.md5sums");
-	th_write(p, "0 /usr/lib/x86_64-linux-gnu/libc.so.6\n", 0644);
-	free(p);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		th_write_at(info, files[i][0], files[i][1], 0644);
 	free(info);
 }
 

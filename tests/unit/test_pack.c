@@ -156,20 +156,6 @@ static bool files_equal(const char *a, const char *b)
 	return same;
 }
 
-static size_t count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* Each test's folder, and the tree it packs there (tree, made by the test). */
 struct fixture {
 	struct dos_ctx ctx;
@@ -235,7 +221,7 @@ static void test_reproducible(void **state)
 	assert_int_equal(r1.bytes, strlen("#!/bin/sh\necho hi\n") + strlen("setuid\n") +
 			 strlen("\177ELF not really\n") + 3 + 2 + 4 + 5 + 6);
 	/* Nothing but the tarballs: no temporaries left. */
-	assert_int_equal(count_dir(out1), 3);
+	assert_int_equal(th_count_dir(out1), 3);
 	dos_pack_result_release(&r1);
 	dos_pack_result_release(&r2);
 	free(out1);
@@ -437,7 +423,7 @@ static void test_hard_link_refused(void **state)
 	assert_int_equal(pack_tree(&f->ctx, f->tree, out, 1, &f->comp, &res), DOS_EFORMAT);
 	assert_non_null(strstr(f->ctx.msg, "/bin/tool"));
 	assert_non_null(strstr(f->ctx.msg, "hard link"));
-	assert_int_equal(count_dir(out), 0);
+	assert_int_equal(th_count_dir(out), 0);
 	assert_int_equal(res.paths.n, 0);
 
 	/* A fifo is refused too. */
@@ -445,7 +431,7 @@ static void test_hard_link_refused(void **state)
 	assert_int_equal(mkfifo(b, 0644), 0);
 	assert_int_equal(pack_tree(&f->ctx, f->tree, out, 1, &f->comp, &res), DOS_EFORMAT);
 	assert_non_null(strstr(f->ctx.msg, "bin/tool2': is a device, fifo or socket"));
-	assert_int_equal(count_dir(out), 0);
+	assert_int_equal(th_count_dir(out), 0);
 	free(a);
 	free(b);
 	free(out);
@@ -506,7 +492,7 @@ static void check_failed_write(struct dos_ctx *ctx, int r, const char *out, cons
 	assert_int_equal(r, DOS_EIO);
 	assert_non_null(strstr(ctx->msg, "diracos-1.0-x86_64.tar."));
 	assert_non_null(strstr(ctx->msg, cause));
-	assert_int_equal(count_dir(out), 0);
+	assert_int_equal(th_count_dir(out), 0);
 }
 
 static void test_disk_full(void **state)
@@ -527,7 +513,7 @@ static void test_disk_full(void **state)
 	} else {
 		/* Nothing that can fail an assertion while the tmpfs is mounted. */
 		r = pack_tree(&f->ctx, f->tree, out, 2, &f->comp, &res);
-		left = count_dir(out);
+		left = th_count_dir(out);
 		assert_int_equal(umount2(out, MNT_DETACH), 0);
 		printf("# %s\n", f->ctx.msg);
 		assert_int_equal(left, 0);
@@ -572,7 +558,7 @@ static void test_file_size_limit(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	printf("# %s\n", msg);
-	assert_int_equal(count_dir(out), 0);
+	assert_int_equal(th_count_dir(out), 0);
 	assert_non_null(strstr(msg, "File too large"));
 	assert_non_null(strstr(msg, "diracos-1.0-x86_64.tar."));
 	free(out);

@@ -42,6 +42,24 @@ void th_ctx_quiet(struct dos_ctx *ctx)
 	ctx->log_level = DOS_LOG_ERROR;
 }
 
+struct th_dir *th_dir_new(const char *name)
+{
+	struct th_dir *f = dos_xcalloc(1, sizeof(*f));
+
+	th_ctx_quiet(&f->ctx);
+	f->dir = th_tmpdir(name);
+	return f;
+}
+
+int th_dir_teardown(void **state)
+{
+	struct th_dir *f = *state;
+
+	th_tmpdir_remove(f->dir);
+	free(f);
+	return 0;
+}
+
 /* --- shell commands --- */
 
 int th_vsh(const struct th_sh *o, const char *fmt, va_list ap)

@@ -29,6 +29,17 @@ void th_tmpdir_remove(char *dir);
 /* A context that logs errors only and shows no progress. */
 void th_ctx_quiet(struct dos_ctx *ctx);
 
+/* The fixture of a test that needs a context and a folder. */
+struct th_dir {
+	struct dos_ctx ctx;
+	char *dir;
+};
+
+/* A quiet context and a new folder th_tmpdir(name). */
+struct th_dir *th_dir_new(const char *name);
+/* A teardown for a th_dir in *state: the folder goes. */
+int th_dir_teardown(void **state);
+
 /* --- shell commands --- */
 
 struct th_sh {

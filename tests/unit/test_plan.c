@@ -17,31 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
-struct fixture {
-	struct dos_ctx ctx;
-	char *dir;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = dos_xcalloc(1, sizeof(*f));
-
-	th_ctx_quiet(&f->ctx);
-	f->dir = th_tmpdir("plan");
-	*state = f;
+	*state = th_dir_new("plan");
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	th_tmpdir_remove(f->dir);
-	free(f);
-	return 0;
-}
-
-static struct dos_config *load(struct fixture *f, const char *text)
+static struct dos_config *load(struct th_dir *f, const char *text)
 {
 	struct dos_config *cfg = NULL;
 
@@ -50,7 +32,7 @@ static struct dos_config *load(struct fixture *f, const char *text)
 	return cfg;
 }
 
-static struct dos_plan *plan_ok(struct fixture *f, struct dos_config *cfg,
+static struct dos_plan *plan_ok(struct th_dir *f, struct dos_config *cfg,
 				const struct dos_strv *provides)
 {
 	struct dos_plan *plan = NULL;
@@ -100,7 +82,7 @@ static const char chain[] =
 	" {\"name\": \"alone\", \"recipe\": \"r/alone.sh\", \"version\": \"1\"}\n"
 	"]}";
 
-static void write_recipes(struct fixture *f)
+static void write_recipes(struct th_dir *f)
 {
 	th_write_at(f->dir, "r/app.sh", "make app\n", 0644);
 	th_write_at(f->dir, "r/mid.sh", "make mid\n", 0644);
@@ -110,7 +92,7 @@ static void write_recipes(struct fixture *f)
 
 static void test_order(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_config *cfg;
 	struct dos_plan *plan;
 
@@ -131,7 +113,7 @@ static void test_order(void **state)
 /* A binary package name only a record knows makes an edge too. */
 static void test_edges_from_records(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_strv provides[2] = { { 0 }, { 0 } };
 	struct dos_config *cfg;
 	struct dos_plan *plan;
@@ -155,7 +137,7 @@ static void test_edges_from_records(void **state)
 
 static void test_cycle(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_config *cfg;
 	struct dos_plan *plan = (void *)1;
 
@@ -173,7 +155,7 @@ static void test_cycle(void **state)
 
 static void test_missing_recipe(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_config *cfg;
 	struct dos_plan *plan = NULL;
 
@@ -189,7 +171,7 @@ static void test_missing_recipe(void **state)
 
 /* The keys of chain's four packages (app mid base alone), with text
  * replacing the configuration when not NULL. */
-static void keys_of(struct fixture *f, const char *text, char keys[4][DOS_SHA256_HEX])
+static void keys_of(struct th_dir *f, const char *text, char keys[4][DOS_SHA256_HEX])
 {
 	struct dos_config *cfg = load(f, text ? text : chain);
 	struct dos_plan *plan = plan_ok(f, cfg, NULL);
@@ -225,7 +207,7 @@ static char *with(const char *from, const char *to)
 
 static void test_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char k0[4][DOS_SHA256_HEX], k1[4][DOS_SHA256_HEX];
 	char *text;
 
@@ -264,7 +246,7 @@ static const char sourced[] =
 	"[{\"urls\": [\"%s\"], \"sha256\": \"%s\"}]}, "
 	"{\"name\": \"t\", \"recipe\": \"s.sh\", \"version\": \"1\", \"buildDependencies\": [\"s\"]}]}";
 
-static void source_keys(struct fixture *f, const char *url, const char *sha, char keys[2][DOS_SHA256_HEX])
+static void source_keys(struct th_dir *f, const char *url, const char *sha, char keys[2][DOS_SHA256_HEX])
 {
 	char *text = dos_xasprintf(sourced, url, sha);
 	struct dos_config *cfg = load(f, text);
@@ -280,7 +262,7 @@ static void source_keys(struct fixture *f, const char *url, const char *sha, cha
 
 static void test_keys_sources_patch_routines(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char a[2][DOS_SHA256_HEX], b[2][DOS_SHA256_HEX];
 	const char *sha1 = "1111111111111111111111111111111111111111111111111111111111111111";
 	const char *sha2 = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -301,7 +283,7 @@ static void test_keys_sources_patch_routines(void **state)
 
 static void test_keys_routines(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	const char *text = "{\"packages\": [{\"name\": \"r\", \"recipe\": \"r.sh\", \"version\": \"1\","
 			   " \"preRoutine\": \"pre.sh\"}]}";
 	struct dos_config *cfg;
@@ -326,7 +308,7 @@ static void test_keys_routines(void **state)
 
 static void test_marks(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_config *cfg;
 	struct dos_plan *plan;
 	bool mark[4] = { false };
@@ -375,7 +357,7 @@ static int run_node(void *data, size_t i)
 
 static void test_execute(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct run_log log = { .mu = PTHREAD_MUTEX_INITIALIZER, .fail_index = -1 };
 	bool todo[4] = { true, true, true, true };
 	int results[4];
@@ -414,15 +396,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dependency_names),
-		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_edges_from_records, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_recipe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys_sources_patch_routines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys_routines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_execute, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_edges_from_records, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_cycle, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_missing_recipe, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keys, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keys_sources_patch_routines, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keys_routines, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_marks, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_execute, setup, th_dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

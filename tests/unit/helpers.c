@@ -48,6 +48,7 @@ struct th_dir *th_dir_new(const char *name)
 
 	th_ctx_quiet(&f->ctx);
 	f->dir = th_tmpdir(name);
+	f->root = dos_path_join(f->dir, "root");
 	return f;
 }
 
@@ -56,6 +57,7 @@ int th_dir_teardown(void **state)
 	struct th_dir *f = *state;
 
 	th_tmpdir_remove(f->dir);
+	free(f->root);
 	free(f);
 	return 0;
 }

@@ -33,6 +33,7 @@ void th_ctx_quiet(struct dos_ctx *ctx);
 struct th_dir {
 	struct dos_ctx ctx;
 	char *dir;
+	char *root;            /* dir/root, for a tree the test makes there */
 };
 
 /* A quiet context and a new folder th_tmpdir(name). */

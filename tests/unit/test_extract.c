@@ -45,28 +45,9 @@ static void assert_text(const char *dir, const char *rel, const char *expected)
 	free(got);
 }
 
-/* Each test's folder, and root, a bundle root in it that the test fills. */
-struct fixture {
-	char *dir, *root;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = dos_xcalloc(1, sizeof(*f));
-
-	f->dir = th_tmpdir("extract");
-	f->root = dos_path_join(f->dir, "root");
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	th_tmpdir_remove(f->dir);
-	free(f->root);
-	free(f);
+	*state = th_dir_new("extract");
 	return 0;
 }
 
@@ -191,7 +172,7 @@ static void check_tool(const char *root, const struct dos_extract_result *res)
 
 static void test_dpkg_deb_compressions(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	static const char *const comps[] = { "gzip", "xz", "zstd", "none" };
 
 	stage_tool(f->dir);
@@ -214,7 +195,7 @@ static void test_dpkg_deb_compressions(void **state)
 
 static void test_not_a_deb(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
 	struct dos_extract_pkg pkgs[] = { { "ghost", "/nonexistent/ghost.deb" } };
@@ -232,7 +213,7 @@ static void test_not_a_deb(void **state)
 
 static void test_handmade_filters(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	static const char *const filters[] = { "gzip", "xz", "zstd", "bzip2", NULL };
 	const struct th_tent ents[] = {
 		{ "./", AE_IFDIR, 0755, NULL, 0 },
@@ -262,7 +243,7 @@ static void test_handmade_filters(void **state)
 
 static void test_hardlink_becomes_copy(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	const struct th_tent ents[] = {
 		{ "./usr/bin/git", AE_IFREG, 0755, "the git binary", 0 },
 		{ "./usr/lib/git-core/git-add", 0, 0755, "./usr/bin/git", 0 },
@@ -296,7 +277,7 @@ static void test_hardlink_becomes_copy(void **state)
 
 static void test_same_content_no_conflict(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	const struct th_tent ents[] = {
 		{ "./usr/share/common/file", AE_IFREG, 0644, "same", 0 },
 		{ "./usr/share/common/", AE_IFDIR, 0755, NULL, 0 },
@@ -322,7 +303,7 @@ static void test_same_content_no_conflict(void **state)
  * the second usually gets there first and must be overwritten. */
 static void test_conflict_earlier_wins(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	size_t big_len = 6 << 20;
 	char *big = malloc(big_len);
 
@@ -394,7 +375,7 @@ static void expect_refused(const char *dir, const struct th_tent *ents, size_t n
 
 static void test_hostile_paths(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char *outside = dos_path_join(f->dir, "outside");
 	char *outside_file = dos_path_join(outside, "file");
 	const struct th_tent dotdot[] = { { "./usr/../../evil", AE_IFREG, 0644, "x", 0 } };
@@ -440,7 +421,7 @@ static void test_hostile_paths(void **state)
  * written through a hard link to a file elsewhere. */
 static void test_over_earlier_tree(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	const struct th_tent v1[] = {
 		{ "./usr/bin/tool", AE_IFREG, 0755, "version one, the longer text\n", 0 },
 		{ "./etc/same.conf", AE_IFREG, 0644, "same\n", 0 },
@@ -520,7 +501,7 @@ static void test_over_earlier_tree(void **state)
 
 static void test_devices_setuid(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	const struct th_tent ents[] = {
 		{ "./dev/null2", AE_IFCHR, 0666, NULL, 0 },
 		{ "./run/fifo", AE_IFIFO, 0644, NULL, 0 },
@@ -553,7 +534,7 @@ static void test_devices_setuid(void **state)
 
 static void test_truncated(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char content[40000];
 	const struct th_tent ents[] = {
 		{ "./usr/share/blob", AE_IFREG, 0644, content, sizeof(content) },
@@ -628,7 +609,7 @@ static void test_parse_alternatives(void **state)
 
 static void test_apply_alternatives(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_alternative alts[] = {
 		{ "/usr/bin/editor", "editor", "/usr/bin/ed-a", 50, "a", NULL },
 		{ "/usr/share/man/man1/editor.1", "editor.1", "/usr/share/man/man1/ed-a.1", 50, "a", "editor" },
@@ -686,18 +667,18 @@ static void test_parse_license(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_dpkg_deb_compressions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_a_deb, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handmade_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hardlink_becomes_copy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_same_content_no_conflict, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_conflict_earlier_wins, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_paths, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_over_earlier_tree, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_devices_setuid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dpkg_deb_compressions, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_deb, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_handmade_filters, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_hardlink_becomes_copy, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_same_content_no_conflict, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_earlier_wins, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_paths, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_over_earlier_tree, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_devices_setuid, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, th_dir_teardown),
 		cmocka_unit_test(test_parse_alternatives),
-		cmocka_unit_test_setup_teardown(test_apply_alternatives, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_alternatives, setup, th_dir_teardown),
 		cmocka_unit_test(test_parse_license),
 	};
 	return cmocka_run_group_tests_name("extract", tests, NULL, NULL);

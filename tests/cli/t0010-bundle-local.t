@@ -12,24 +12,13 @@ plan 27
 
 # --- the archive: libc6 (the platform), libhello1, hello, a tool with links
 mkrepo_init "$TMP/repo"
-mkdir -p "$TMP/src"
-cat >"$TMP/src/hello.c" <<'C'
-#include <stdio.h>
-const char *hello_text(void);
-int main(void) { puts(hello_text()); return 0; }
-C
-cat >"$TMP/src/libhello.c" <<'C'
-const char *hello_text(void) { return "hello from the bundle"; }
-C
+mkrepo_hello_stage
+# and a library of the same soname that LD_LIBRARY_PATH will point at
 cat >"$TMP/src/bad.c" <<'C'
 const char *hello_text(void) { return "HIJACKED"; }
 C
-L="$TMP/st/libhello1/usr/lib/x86_64-linux-gnu"
-mkdir -p "$L" "$TMP/st/hello/usr/bin" "$TMP/st/libc6/usr/share/libc6" "$TMP/bad"
-gcc -shared -fPIC -Wl,-soname,libhello.so.1 -o "$L/libhello.so.1.0" "$TMP/src/libhello.c"
-ln -s libhello.so.1.0 "$L/libhello.so.1"
+mkdir -p "$TMP/bad"
 gcc -shared -fPIC -Wl,-soname,libhello.so.1 -o "$TMP/bad/libhello.so.1" "$TMP/src/bad.c"
-gcc -o "$TMP/st/hello/usr/bin/hello" "$TMP/src/hello.c" -L"$L" -l:libhello.so.1
 ln -s /usr/bin/hello "$TMP/st/hello/usr/bin/hello-abs"
 ln -s /usr/lib/nowhere "$TMP/st/hello/usr/bin/dangling"
 mkdir -p "$TMP/st/hello/DEBIAN"
@@ -38,18 +27,11 @@ cat >"$TMP/st/hello/DEBIAN/postinst" <<'SH'
 update-alternatives --install /usr/bin/greet greet /usr/bin/hello 50
 SH
 chmod 755 "$TMP/st/hello/DEBIAN/postinst"
-echo "platform" >"$TMP/st/libc6/usr/share/libc6/marker"
-mkrepo_deb libc6 2.36-9 "" "$TMP/st/libc6"
-mkrepo_deb libhello1 1.0-1 "libc6 (>= 2.34)" "$TMP/st/libhello1"
-mkrepo_deb hello 1.0-1 "libhello1 (>= 1.0), libc6" "$TMP/st/hello"
+mkrepo_hello_debs
 mkrepo_publish testsuite
-httpd_start "$TMP/repo"
-trap 'kill $HTTPD_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+mkrepo_serve
 
 set +e
-export DIRACOS_MIRROR="http://127.0.0.1:$HTTP_PORT"
-export DIRACOS_SECURITY_MIRROR="http://127.0.0.1:$HTTP_PORT/none"
-export DIRACOS_KEYRING="$TMP/repo/keyring.gpg"
 export DIRACOS_CACHE="$TMP/cache"
 unset SOURCE_DATE_EPOCH
 

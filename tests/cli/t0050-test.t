@@ -19,27 +19,10 @@ plan 29
 
 # --- the archive: libc6 (the platform), libhello1, hello
 mkrepo_init "$TMP/repo"
-mkdir -p "$TMP/src"
-cat >"$TMP/src/hello.c" <<'C'
-#include <stdio.h>
-const char *hello_text(void);
-int main(void) { puts(hello_text()); return 0; }
-C
-cat >"$TMP/src/libhello.c" <<'C'
-const char *hello_text(void) { return "hello from the bundle"; }
-C
-L="$TMP/st/libhello1/usr/lib/x86_64-linux-gnu"
-mkdir -p "$L" "$TMP/st/hello/usr/bin" "$TMP/st/libc6/usr/share/libc6"
-gcc -shared -fPIC -Wl,-soname,libhello.so.1 -o "$L/libhello.so.1.0" "$TMP/src/libhello.c"
-ln -s libhello.so.1.0 "$L/libhello.so.1"
-gcc -o "$TMP/st/hello/usr/bin/hello" "$TMP/src/hello.c" -L"$L" -l:libhello.so.1
-echo "platform" >"$TMP/st/libc6/usr/share/libc6/marker"
-mkrepo_deb libc6 2.36-9 "" "$TMP/st/libc6"
-mkrepo_deb libhello1 1.0-1 "libc6 (>= 2.34)" "$TMP/st/libhello1"
-mkrepo_deb hello 1.0-1 "libhello1 (>= 1.0), libc6" "$TMP/st/hello"
+mkrepo_hello_stage
+mkrepo_hello_debs
 mkrepo_publish testsuite
-httpd_start "$TMP/repo"
-trap 'kill $HTTPD_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+mkrepo_serve   # the bundle step's archive: dtest unsets its variables
 
 # A script test: run with sh from the root, next to the bundle's tools.
 mkdir -p "$TMP/tests"
@@ -72,8 +55,7 @@ JSON
 set +e
 export DIRACOS_CACHE="$TMP/cache"
 unset SOURCE_DATE_EPOCH
-DIRACOS_MIRROR="http://127.0.0.1:$HTTP_PORT" DIRACOS_SECURITY_MIRROR="http://127.0.0.1:$HTTP_PORT/none" \
-	DIRACOS_KEYRING="$TMP/repo/keyring.gpg" run bundle "$TMP/diracos.json"
+run bundle "$TMP/diracos.json"
 is "$STATUS" 0 "bundle exits 0"
 [ "$STATUS" -eq 0 ] || diag "$ERR"
 ZST="$TMP/out/tiny-1.0-x86_64.tar.zst"

@@ -185,13 +185,9 @@ mktar "$TMP/data/newline/data.tar" -C "$T" ./usr
 rawdeb h-newline "" "$TMP/data/newline/data.tar"
 
 mkrepo_publish testsuite
-httpd_start "$TMP/repo"
-trap 'kill $HTTPD_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+mkrepo_serve
 
 set +e
-export DIRACOS_MIRROR="http://127.0.0.1:$HTTP_PORT"
-export DIRACOS_SECURITY_MIRROR="http://127.0.0.1:$HTTP_PORT/none"
-export DIRACOS_KEYRING="$TMP/repo/keyring.gpg"
 export DIRACOS_CACHE="$TMP/cache"
 TARBALL="$TMP/out/hostile-1.0-x86_64.tar.gz"
 

@@ -23,17 +23,9 @@ mkrepo_publish testsuite
 
 RULES="$TMP/rules"
 LOG="$TMP/httpd.log"
-rm -f "$TMP/port"
-"$DIRACOS_HTTPD" "$TMP/port" "$TMP/repo" --rules "$RULES" --log "$LOG" &
-HTTPD_PID=$!
-for _ in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
-HTTP_PORT=$(cat "$TMP/port")
-trap 'kill $HTTPD_PID 2>/dev/null; rm -rf "$TMP"' EXIT
+mkrepo_serve --rules "$RULES" --log "$LOG"
 
 set +e
-export DIRACOS_MIRROR="http://127.0.0.1:$HTTP_PORT"
-export DIRACOS_SECURITY_MIRROR="http://127.0.0.1:$HTTP_PORT/none"
-export DIRACOS_KEYRING="$TMP/repo/keyring.gpg"
 export DIRACOS_STALL_TIMEOUT=2
 unset SOURCE_DATE_EPOCH
 cat >"$TMP/diracos.json" <<JSON

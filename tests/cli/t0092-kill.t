@@ -29,30 +29,15 @@ head -c 20000000 /dev/urandom >"$TMP/st/big/usr/share/big/blob"
 	done
 )
 mkrepo_deb libc6 2.36-9 "" "$TMP/st/libc6"
-mkdir -p "$TMP/st/big/DEBIAN"
-cat >"$TMP/st/big/DEBIAN/control" <<EOF
-Package: big
-Version: 1.0-1
-Architecture: amd64
-Maintainer: diracos tests <test@diracos.invalid>
-Description: test package big
-EOF
-dpkg-deb --root-owner-group -Zgzip -z1 --build "$TMP/st/big" "$REPO/pool/main/big_1.0-1_amd64.deb" >/dev/null
+mkrepo_deb big 1.0-1 "" "$TMP/st/big" "-Zgzip -z1"   # xz would take long over 20 MB of noise
 mkrepo_publish testsuite
 
 RULES="$TMP/rules"
 LOG="$TMP/httpd.log"
-rm -f "$TMP/port"
-"$DIRACOS_HTTPD" "$TMP/port" "$TMP/repo" --rules "$RULES" --log "$LOG" &
-HTTPD_PID=$!
-for _ in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
-HTTP_PORT=$(cat "$TMP/port")
+mkrepo_serve --rules "$RULES" --log "$LOG"
 trap 'kill $HTTPD_PID 2>/dev/null; [ -n "$TOOL" ] && kill -9 $TOOL 2>/dev/null; rm -rf "$TMP"' EXIT
 
 set +e
-export DIRACOS_MIRROR="http://127.0.0.1:$HTTP_PORT"
-export DIRACOS_SECURITY_MIRROR="http://127.0.0.1:$HTTP_PORT/none"
-export DIRACOS_KEYRING="$TMP/repo/keyring.gpg"
 export DIRACOS_CACHE="$TMP/cache"
 unset SOURCE_DATE_EPOCH
 cat >"$TMP/diracos.json" <<JSON

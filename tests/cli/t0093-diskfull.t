@@ -29,13 +29,10 @@ for f in $(seq 1 50); do echo "$f" >"$TMP/st/big/usr/share/big/f$f"; done
 mkrepo_deb libc6 2.36-9 "" "$TMP/st/libc6"
 mkrepo_deb big 1.0-1 "" "$TMP/st/big"
 mkrepo_publish testsuite
-httpd_start "$TMP/repo"
+mkrepo_serve
 trap 'kill $HTTPD_PID 2>/dev/null; umount "$TMP/small" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 set +e
-export DIRACOS_MIRROR="http://127.0.0.1:$HTTP_PORT"
-export DIRACOS_SECURITY_MIRROR="http://127.0.0.1:$HTTP_PORT/none"
-export DIRACOS_KEYRING="$TMP/repo/keyring.gpg"
 unset SOURCE_DATE_EPOCH
 SMALL="$TMP/small"
 mkdir -p "$SMALL"

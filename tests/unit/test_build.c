@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "build.h"
 #include "repo.h"
 #include "run.h"
@@ -28,10 +30,8 @@ static int setup(void **state)
 {
 	struct fixture *f = dos_xcalloc(1, sizeof(*f));
 
-	dos_ctx_init(&f->ctx);
-	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-build-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	th_ctx_quiet(&f->ctx);
+	f->dir = th_tmpdir("build");
 	f->tree = dos_path_join(f->dir, "tree");
 	f->root = dos_path_join(f->dir, "root");
 	f->deb = dos_path_join(f->dir, "out.deb");
@@ -43,55 +43,20 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
+	th_tmpdir_remove(f->dir);
 	free(f->tree);
 	free(f->root);
 	free(f->deb);
-	free(f->dir);
 	free(f);
 	return 0;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	struct dos_ctx ctx;
-	char *dir = dos_path_dirname(path);
-	FILE *out;
-
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_mkdir_p(&ctx, dir, 0755), 0);
-	out = fopen(path, "w");
-	assert_non_null(out);
-	fputs(text, out);
-	assert_int_equal(fclose(out), 0);
-	free(dir);
-}
-
-static void sh(struct fixture *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sh(struct fixture *f, const char *fmt, ...)
-{
-	char *cmd;
-	va_list ap;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&cmd, fmt, ap) > 0);
-	va_end(ap);
-	char *argv[] = { "sh", "-ec", cmd, NULL };
-	struct dos_run_opts ro = { .cwd = f->dir };
-	if (dos_run(&f->ctx, argv, &ro) < 0)
-		fail_msg("%s", f->ctx.msg);
-	free(cmd);
-}
-
 static char *capture(struct fixture *f, const char *cmd)
 {
-	char *argv[] = { "sh", "-ec", (char *)cmd, NULL };
-	struct dos_run_opts ro = { .cwd = f->dir };
 	char *out = NULL;
+	struct th_sh o = { .cwd = f->dir, .out = &out, .errexit = true };
 
-	if (dos_run_capture(&f->ctx, argv, &ro, &out, NULL) < 0)
-		fail_msg("%s", f->ctx.msg);
+	assert_int_equal(th_sh(&o, "%s", cmd), 0);
 	return out;
 }
 
@@ -99,37 +64,32 @@ static char *capture(struct fixture *f, const char *cmd)
  * the tree) and libc. */
 static void make_elf_tree(struct fixture *f)
 {
-	sh(f, "mkdir -p tree/usr/bin tree/usr/lib/x86_64-linux-gnu lib\n"
-	      "echo 'int foo(void) { return 1; }' > foo.c\n"
-	      "echo 'int own(void) { return 2; }' > own.c\n"
-	      "echo 'int foo(void); int own(void); int main(void) { return foo() + own() - 3; }' > tool.c\n"
-	      "gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o lib/libfoo.so.1 foo.c\n"
-	      "gcc -shared -fPIC -Wl,-soname,libown.so.1 -o tree/usr/lib/x86_64-linux-gnu/libown.so.1.0 own.c\n"
-	      "ln -s libown.so.1.0 tree/usr/lib/x86_64-linux-gnu/libown.so.1\n"
-	      "gcc -o tree/usr/bin/tool tool.c lib/libfoo.so.1 tree/usr/lib/x86_64-linux-gnu/libown.so.1\n");
+	th_sh_ok(f->dir, "mkdir -p tree/usr/bin tree/usr/lib/x86_64-linux-gnu lib\n"
+		 "echo 'int foo(void) { return 1; }' > foo.c\n"
+		 "echo 'int own(void) { return 2; }' > own.c\n"
+		 "echo 'int foo(void); int own(void); int main(void) { return foo() + own() - 3; }' > tool.c\n"
+		 "gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o lib/libfoo.so.1 foo.c\n"
+		 "gcc -shared -fPIC -Wl,-soname,libown.so.1 -o tree/usr/lib/x86_64-linux-gnu/libown.so.1.0 own.c\n"
+		 "ln -s libown.so.1.0 tree/usr/lib/x86_64-linux-gnu/libown.so.1\n"
+		 "gcc -o tree/usr/bin/tool tool.c lib/libfoo.so.1 tree/usr/lib/x86_64-linux-gnu/libown.so.1\n");
 }
 
 /* A build root whose dpkg database knows libfoo1, libc6 and a decoy that
  * ships files of the same names outside the amd64 library folders. */
 static void make_dpkg_root(struct fixture *f)
 {
+	static const char *const files[][2] = {
+		{ "libfoo1:amd64.list", "/.\n/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu\n"
+					"/usr/lib/x86_64-linux-gnu/libfoo.so.1\n" },
+		{ "libc6:amd64.list", "/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n" },
+		{ "aaa-decoy.list", "/usr/share/aaa/libfoo.so.1\n/usr/lib/x86_64-linux-gnu/sub/libc.so.6\n"
+				    "/usr/lib32/libc.so.6\n/usr/lib/i386-linux-gnu/libfoo.so.1\n" },
+		{ "libfoo1:amd64.md5sums", "0 /usr/lib/x86_64-linux-gnu/libc.so.6\n" },
+	};
 	char *info = dos_path_join(f->root, "var/lib/dpkg/info");
-	char *p;
 
-	p = dos_path_join(info, "libfoo1:amd64.list");
-	write_file(p, "/.\n/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu\n"
-		      "/usr/lib/x86_64-linux-gnu/libfoo.so.1\n");
-	free(p);
-	p = dos_path_join(info, "libc6:amd64.list");
-	write_file(p, "/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n");
-	free(p);
-	p = dos_path_join(info, "aaa-decoy.list");
-	write_file(p, "/usr/share/aaa/libfoo.so.1\n/usr/lib/x86_64-linux-gnu/sub/libc.so.6\n"
-		      "/usr/lib32/libc.so.6\n/usr/lib/i386-linux-gnu/libfoo.so.1\n");
-	free(p);
-	p = dos_path_join(info, "libfoo1:amd64.md5sums");
-	write_file(p, "0 /usr/lib/x86_64-linux-gnu/libc.so.6\n");
-	free(p);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		th_write_at(info, files[i][0], files[i][1], 0644);
 	free(info);
 }
 
@@ -150,8 +110,8 @@ static void test_deb_with_depends(void **state)
 	make_dpkg_root(f);
 	longdir = dos_path_join(f->tree, "usr/share/greet/a-rather-long-folder-name-for-a-tar-header/"
 				"and-another-one-to-pass-one-hundred-bytes");
-	write_file(longdir, "long\n");
-	sh(f, "mkdir tree/usr/share/empty; ln -s ../bin/tool tree/usr/share/tool-link");
+	th_write(longdir, "long\n", 0644);
+	th_sh_ok(f->dir, "mkdir tree/usr/share/empty; ln -s ../bin/tool tree/usr/share/tool-link");
 	dos_strv_push(&declared, "python3-x (>= 1)");
 	dos_strv_push(&declared, "libc6");
 	struct dos_deb_opts o = { .tree = f->tree, .package = "greet", .version = "1.0-1",
@@ -177,8 +137,8 @@ static void test_deb_with_depends(void **state)
 	assert_non_null(strstr(out, "./usr/lib/x86_64-linux-gnu/libown.so.1 -> libown.so.1.0"));
 	free(out);
 	/* dpkg-deb extracts it whole, and the program runs from it. */
-	sh(f, "dpkg-deb -x out.deb x && cmp x/usr/bin/tool tree/usr/bin/tool && "
-	      "LD_LIBRARY_PATH=lib:x/usr/lib/x86_64-linux-gnu x/usr/bin/tool");
+	th_sh_ok(f->dir, "dpkg-deb -x out.deb x && cmp x/usr/bin/tool tree/usr/bin/tool && "
+		 "LD_LIBRARY_PATH=lib:x/usr/lib/x86_64-linux-gnu x/usr/bin/tool");
 	assert_int_equal(dos_repo_deb_control(&f->ctx, f->deb, &control), 0);
 	field = dos_repo_control_field(control, "Depends");
 	assert_string_equal(field, "libc6, libfoo1, python3-x (>= 1)");
@@ -206,7 +166,7 @@ static void test_deb_reproducible(void **state)
 	build_ok(f, &o, &res);
 	dos_deb_result_release(&res);
 	assert_int_equal(dos_sha256_file(&f->ctx, f->deb, a), 0);
-	sh(f, "touch -d @1000 tree/usr/bin/tool tree/usr; touch tree/usr/lib");
+	th_sh_ok(f->dir, "touch -d @1000 tree/usr/bin/tool tree/usr; touch tree/usr/lib");
 	build_ok(f, &o, &res);
 	/* No dpkg root: nothing provides libfoo.so.1 or libc.so.6. */
 	assert_int_equal(res.missing.n, 2);
@@ -223,7 +183,7 @@ static void test_deb_arch_all(void **state)
 	char *path = dos_path_join(f->tree, "usr/share/data/x.txt");
 	char *out;
 
-	write_file(path, "data\n");
+	th_write(path, "data\n", 0644);
 	struct dos_deb_opts o = { .tree = f->tree, .package = "data-only", .version = "1",
 				  .arch = "amd64", .mtime = 0, .out_path = f->deb };
 	build_ok(f, &o, &res);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "build.h"
 #include "config.h"
 #include "plan.h"
@@ -17,13 +19,10 @@
 #include "run.h"
 #include "util.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -402,73 +401,10 @@ static void test_deb_options(void **state)
 
 struct fixture {
 	struct dos_ctx ctx;
-	char *dir, *root, *dists, *home, *keyring, *log, *mirror;
-	pid_t pid;
+	char *dir, *root, *dists, *home, *keyring, *mirror;
+	struct th_httpd srv;
 	struct dos_cache *cache;
 };
-
-static void sh(struct fixture *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sh(struct fixture *f, const char *fmt, ...)
-{
-	char *cmd, *log = dos_path_join(f->dir, "sh.log");
-	char *gh = dos_xasprintf("GNUPGHOME=%s", f->home);
-	char *h = dos_xasprintf("HOME=%s", f->dir);
-	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", h, gh, NULL };
-	struct dos_run_opts o = { .log_path = log, .envp = env };
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&cmd, fmt, ap);
-	va_end(ap);
-	assert_true(r > 0);
-	r = dos_run(&f->ctx, (char *[]){ "sh", "-c", cmd, NULL }, &o);
-	if (r < 0)
-		fprintf(stderr, "%s\n", f->ctx.msg);
-	assert_int_equal(r, 0);
-	free(cmd);
-	free(log);
-	free(gh);
-	free(h);
-}
-
-static char *helper_path(void)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *dir, *path;
-
-	assert_true(n > 0);
-	exe[n] = '\0';
-	dir = dos_path_dirname(exe);
-	path = dos_path_join(dir, "httpd");
-	free(dir);
-	return path;
-}
-
-static void server_start(struct fixture *f)
-{
-	char *portfile = dos_path_join(f->dir, "port");
-	char *exe = helper_path();
-	char *data = NULL;
-
-	f->log = dos_path_join(f->dir, "httpd.log");
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(exe, "httpd", portfile, f->root, "--log", f->log, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500 && access(portfile, F_OK) != 0; i++)
-		usleep(10000);
-	assert_int_equal(dos_read_file(&f->ctx, portfile, 100, &data, NULL), 0);
-	f->mirror = dos_xasprintf("http://127.0.0.1:%d", atoi(data));
-	free(data);
-	free(portfile);
-	free(exe);
-}
 
 static int group_setup(void **state)
 {
@@ -477,17 +413,17 @@ static int group_setup(void **state)
 	dos_ctx_init(&f->ctx);
 	f->ctx.progress = false;
 	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-build-src-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	f->dir = th_tmpdir("build-src");
 	f->root = dos_path_join(f->dir, "root");
 	f->dists = dos_path_join(f->root, "dists/test");
 	f->keyring = dos_path_join(f->dir, "keyring.gpg");
 	f->home = dos_path_join(f->dir, "gnupg");
 	mkdir(f->home, 0700);
 	mkdir(f->root, 0755);
-	sh(f, "gpg --batch --passphrase '' --quick-gen-key 'diracos test <t@invalid>' ed25519 "
+	th_sh_gpg(f->dir, f->home, "gpg --batch --passphrase '' --quick-gen-key 'diracos test <t@invalid>' ed25519 "
 	   "sign never && gpg --export > '%s'", f->keyring);
-	server_start(f);
+	th_httpd_start(&f->srv, f->dir, f->root, NULL);
+	f->mirror = dos_xasprintf("http://127.0.0.1:%d", f->srv.port);
 	assert_int_equal(dos_cache_open(&f->ctx, f->dir, &f->cache), 0);
 	f->cache->retry_delay_ms = 10;
 	setenv("DIRACOS_KEYRING", f->keyring, 1);
@@ -500,9 +436,8 @@ static int group_teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	kill(f->pid, SIGTERM);
-	waitpid(f->pid, NULL, 0);
-	sh(f, "gpgconf --kill gpg-agent");
+	th_httpd_stop(&f->srv);
+	th_sh_gpg(f->dir, f->home, "gpgconf --kill gpg-agent");
 	dos_cache_free(f->cache);
 	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
 	unsetenv("DIRACOS_KEYRING");
@@ -511,7 +446,6 @@ static int group_teardown(void **state)
 	free(f->dists);
 	free(f->home);
 	free(f->keyring);
-	free(f->log);
 	free(f->mirror);
 	free(f);
 	return 0;
@@ -557,7 +491,7 @@ static void archive_make(struct fixture *f, const char *version, bool orig_missi
 				"Components: main\nSHA256:\n %s %zu main/source/Sources\n",
 				rel, strlen(text));
 	pool_file(f, "dists/test/Release", release, rel);
-	sh(f, "cd '%s' && gpg --batch --yes --clearsign -o InRelease Release", f->dists);
+	th_sh_gpg(f->dir, f->home, "cd '%s' && gpg --batch --yes --clearsign -o InRelease Release", f->dists);
 	free(path);
 	free(release);
 	free(text);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "check.h"
 #include "run.h"
 #include "siphash.h"
@@ -22,40 +24,6 @@
 /* The group's folder: src/ (sources), proto/top (the clean bundle), and a
  * fresh copy per test in b/top; the build path is <tmp>/work. */
 static char *tmp;
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	struct dos_ctx ctx;
-	char *cmd, *argv[] = { "sh", "-ec", NULL, NULL };
-	struct dos_run_opts o = { .cwd = tmp };
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&cmd, fmt, ap) >= 0);
-	va_end(ap);
-	argv[2] = cmd;
-	dos_ctx_init(&ctx);
-	r = dos_run(&ctx, argv, &o);
-	if (r < 0)
-		fprintf(stderr, "# command failed: %s: %s\n", cmd, ctx.msg);
-	free(cmd);
-	return r;
-}
-
-static void file_write(const char *rel, const char *text, mode_t mode)
-{
-	char *p = dos_path_join(tmp, rel);
-	FILE *f = fopen(p, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(p, mode), 0);
-	free(p);
-}
 
 static const char *const prog_c =
 	"#include <pthread.h>\n#include <stdio.h>\n"
@@ -79,38 +47,33 @@ static const char *diracos_json(const char *platforms, const char *broken, const
 static int group_setup(void **state)
 {
 	(void)state;
-	tmp = strdup("/tmp/diracos-test-check-XXXXXX");
-	assert_non_null(mkdtemp(tmp));
-	assert_int_equal(sh("mkdir -p src proto/top/usr/bin proto/top/usr/lib "
+	tmp = th_tmpdir("check");
+	assert_int_equal(th_sh_at(tmp, "mkdir -p src proto/top/usr/bin proto/top/usr/lib "
 			    "proto/top/usr/share/data"), 0);
-	file_write("src/prog.c", prog_c, 0644);
-	file_write("src/foo.c", "const char *foo_text(void) { return \"foo\"; }\n", 0644);
+	th_write_at(tmp, "src/prog.c", prog_c, 0644);
+	th_write_at(tmp, "src/foo.c", "const char *foo_text(void) { return \"foo\"; }\n", 0644);
 	/* Relative names: the objects' STT_FILE symbols must not hold tmp. */
-	assert_int_equal(sh("cd src && gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o "
+	assert_int_equal(th_sh_at(tmp, "cd src && gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o "
 			    "../proto/top/usr/lib/libfoo.so.1.0 foo.c && "
 			    "ln -s libfoo.so.1.0 ../proto/top/usr/lib/libfoo.so.1 && "
 			    "gcc -o ../proto/top/usr/bin/prog prog.c -pthread "
 			    "-L../proto/top/usr/lib -l:libfoo.so.1 "
 			    "-Wl,-rpath,'$ORIGIN/../lib' -Wl,--disable-new-dtags"), 0);
-	file_write("proto/top/diracosrc", "DIRACOS=$(pwd)\nexport DIRACOS\n", 0644);
-	file_write("proto/top/diracos.json", diracos_json("\"bookworm\", \"nowhere-os\"", "", ""),
+	th_write_at(tmp, "proto/top/diracosrc", "DIRACOS=$(pwd)\nexport DIRACOS\n", 0644);
+	th_write_at(tmp, "proto/top/diracos.json", diracos_json("\"bookworm\", \"nowhere-os\"", "", ""),
 		   0644);
-	file_write("proto/top/usr/bin/run.sh", "#!/bin/sh\necho run\n", 0755);
-	file_write("proto/top/usr/bin/env.sh", "#!/usr/bin/env python3\nprint(1)\n", 0755);
-	file_write("proto/top/usr/share/data/notes.txt", "notes\n", 0644);
-	assert_int_equal(sh("ln -s ../lib/libfoo.so.1 proto/top/usr/bin/foo-link && "
+	th_write_at(tmp, "proto/top/usr/bin/run.sh", "#!/bin/sh\necho run\n", 0755);
+	th_write_at(tmp, "proto/top/usr/bin/env.sh", "#!/usr/bin/env python3\nprint(1)\n", 0755);
+	th_write_at(tmp, "proto/top/usr/share/data/notes.txt", "notes\n", 0644);
+	assert_int_equal(th_sh_at(tmp, "ln -s ../lib/libfoo.so.1 proto/top/usr/bin/foo-link && "
 			    "ln -s prog proto/top/usr/bin/prog-link"), 0);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	struct dos_ctx ctx;
-
 	(void)state;
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_rm_rf(&ctx, tmp), 0);
-	free(tmp);
+	th_tmpdir_remove(tmp);
 	return 0;
 }
 
@@ -118,7 +81,7 @@ static int group_teardown(void **state)
 static int test_setup(void **state)
 {
 	(void)state;
-	return sh("rm -rf b t.tgz t.tar && mkdir b && cp -a proto/top b/top") ? -1 : 0;
+	return th_sh_at(tmp, "rm -rf b t.tgz t.tar && mkdir b && cp -a proto/top b/top") ? -1 : 0;
 }
 
 static char *bundle_path(const char *rel)
@@ -203,7 +166,7 @@ static void test_clean(void **state)
 
 static void plant_links(void)
 {
-	assert_int_equal(sh("cd b/top/usr/bin && ln -s /usr/bin/prog abs && "
+	assert_int_equal(th_sh_at(tmp, "cd b/top/usr/bin && ln -s /usr/bin/prog abs && "
 			    "ln -s ../../../../etc/passwd out && ln -s nowhere broken && "
 			    "ln -s loop1 loop2 && ln -s loop2 loop1"), 0);
 }
@@ -231,14 +194,14 @@ static void test_known_broken(void **state)
 	struct dos_check_report rep;
 
 	(void)state;
-	assert_int_equal(sh("cd b/top/usr/bin && ln -s nowhere broken"), 0);
-	file_write("b/top/brokenLinks.txt", "usr/lib/removed.so\n", 0644);
+	assert_int_equal(th_sh_at(tmp, "cd b/top/usr/bin && ln -s nowhere broken"), 0);
+	th_write_at(tmp, "b/top/brokenLinks.txt", "usr/lib/removed.so\n", 0644);
 	check(NULL, NULL, &rep);
 	assert_item(&rep.broken_links, "usr/bin/broken", "nowhere");
 	assert_item(&rep.broken_links, "usr/lib/removed.so", "removed");
 	dos_check_report_release(&rep);
 
-	file_write("b/top/diracos.json", diracos_json("", "\"./usr/bin/broken\", "
+	th_write_at(tmp, "b/top/diracos.json", diracos_json("", "\"./usr/bin/broken\", "
 		   "\"usr/lib/removed.so\", \"usr/bin/fine-now\"", ""), 0644);
 	check(NULL, NULL, &rep);
 	assert_int_equal(rep.broken_links.n, 0);
@@ -255,7 +218,7 @@ static void test_hard_link(void **state)
 	struct dos_check_report rep;
 
 	(void)state;
-	assert_int_equal(sh("ln b/top/usr/bin/run.sh b/top/usr/bin/run2.sh"), 0);
+	assert_int_equal(th_sh_at(tmp, "ln b/top/usr/bin/run.sh b/top/usr/bin/run2.sh"), 0);
 	check(NULL, NULL, &rep);
 	assert_item(&rep.hard_links, "usr/bin/run.sh", "2 links");
 	assert_item(&rep.hard_links, "usr/bin/run2.sh", "2 links");
@@ -270,7 +233,7 @@ static void test_missing_library(void **state)
 	struct dos_check_opts o = { .tests = &tests };
 
 	(void)state;
-	assert_int_equal(sh("rm b/top/usr/lib/libfoo.so.1.0 b/top/usr/lib/libfoo.so.1 "
+	assert_int_equal(th_sh_at(tmp, "rm b/top/usr/lib/libfoo.so.1.0 b/top/usr/lib/libfoo.so.1 "
 			    "b/top/usr/bin/foo-link"), 0);
 	check(NULL, NULL, &rep);
 	assert_item(&rep.missing_libraries, "usr/bin/prog", "libfoo.so.1");
@@ -322,7 +285,7 @@ static void test_search_paths(void **state)
 	struct dos_check_report rep;
 
 	(void)state;
-	assert_int_equal(sh("cd src && gcc -o ../b/top/usr/bin/abs-rpath prog.c -pthread "
+	assert_int_equal(th_sh_at(tmp, "cd src && gcc -o ../b/top/usr/bin/abs-rpath prog.c -pthread "
 			    "-L../b/top/usr/lib -l:libfoo.so.1 -Wl,-rpath,/usr/lib && "
 			    "gcc -o ../b/top/usr/bin/runpath prog.c -pthread -L../b/top/usr/lib "
 			    "-l:libfoo.so.1 -Wl,-rpath,'${ORIGIN}/../lib' -Wl,--enable-new-dtags && "
@@ -342,7 +305,7 @@ static void test_bad_elf(void **state)
 	struct dos_check_report rep;
 
 	(void)state;
-	assert_int_equal(sh("head -c 3000 b/top/usr/lib/libfoo.so.1.0 >b/top/usr/lib/libbad.so && "
+	assert_int_equal(th_sh_at(tmp, "head -c 3000 b/top/usr/lib/libfoo.so.1.0 >b/top/usr/lib/libbad.so && "
 			    "printf '\\177ELF' >b/top/usr/lib/tiny.so"), 0);
 	check(NULL, NULL, &rep);
 	assert_int_equal(dos_check_failures(&rep), 0);
@@ -360,10 +323,10 @@ static void test_leaks(void **state)
 	char *work = dos_xasprintf("built in %s/work/build/x\n", tmp);
 
 	(void)state;
-	file_write("b/top/usr/share/data/foo.pc", text, 0644);
-	file_write("b/top/usr/share/data/build.txt", work, 0644);
-	file_write("b/top/usr/bin/perl-script", "#!/usr/bin/perl\nprint 1;\n", 0755);
-	file_write("b/top/usr/bin/not-run", "#!/usr/bin/perl\nprint 1;\n", 0644);
+	th_write_at(tmp, "b/top/usr/share/data/foo.pc", text, 0644);
+	th_write_at(tmp, "b/top/usr/share/data/build.txt", work, 0644);
+	th_write_at(tmp, "b/top/usr/bin/perl-script", "#!/usr/bin/perl\nprint 1;\n", 0755);
+	th_write_at(tmp, "b/top/usr/bin/not-run", "#!/usr/bin/perl\nprint 1;\n", 0644);
 	check(NULL, NULL, &rep);
 	assert_item(&rep.leaks, "usr/share/data/foo.pc", "/work/bundle/top");
 	assert_item(&rep.leaks, "usr/share/data/build.txt", "/work");
@@ -373,7 +336,7 @@ static void test_leaks(void **state)
 	dos_check_report_release(&rep);
 
 	/* A bundle that ships perl may name it (in /usr/bin or merged /bin). */
-	assert_int_equal(sh("mkdir b/top/bin && cp b/top/usr/bin/prog b/top/bin/perl"), 0);
+	assert_int_equal(th_sh_at(tmp, "mkdir b/top/bin && cp b/top/usr/bin/prog b/top/bin/perl"), 0);
 	check(NULL, NULL, &rep);
 	assert_int_equal(rep.shebangs.n, 0);
 	dos_check_report_release(&rep);
@@ -386,7 +349,7 @@ static void test_permissions(void **state)
 	struct dos_check_report rep;
 
 	(void)state;
-	assert_int_equal(sh("cd b/top/usr/bin && cp run.sh su && chmod 4755 su && "
+	assert_int_equal(th_sh_at(tmp, "cd b/top/usr/bin && cp run.sh su && chmod 4755 su && "
 			    "cp run.sh sg && chmod 2755 sg && chmod 0666 ../share/data/notes.txt && "
 			    "mkfifo fifo"), 0);
 	check(NULL, NULL, &rep);
@@ -452,13 +415,13 @@ static void plant_faults(void)
 {
 	char *text = dos_xasprintf("prefix=%s/work/bundle/top/usr\n", tmp);
 
-	assert_int_equal(sh("cd b/top && ln -s /usr/bin/prog usr/bin/abs && "
+	assert_int_equal(th_sh_at(tmp, "cd b/top && ln -s /usr/bin/prog usr/bin/abs && "
 			    "ln usr/bin/run.sh usr/bin/run2.sh && rm usr/lib/libfoo.so.1* "
 			    "usr/bin/foo-link && cp usr/bin/run.sh usr/bin/su && chmod 4755 usr/bin/su"),
 			 0);
-	file_write("b/top/usr/share/data/foo.pc", text, 0644);
+	th_write_at(tmp, "b/top/usr/share/data/foo.pc", text, 0644);
 	/* "bin" sorts before "diracos.json": the tarball holds it first. */
-	assert_int_equal(sh("mkdir -p b/top/bin && cp b/top/usr/share/data/foo.pc b/top/bin/early.pc"),
+	assert_int_equal(th_sh_at(tmp, "mkdir -p b/top/bin && cp b/top/usr/share/data/foo.pc b/top/bin/early.pc"),
 			 0);
 	free(text);
 }
@@ -482,7 +445,7 @@ static void test_tarball(void **state)
 	check(NULL, NULL, &rep);
 	assert_int_equal(dos_check_failures(&rep), 0);
 	dos_check_report_release(&rep);
-	assert_int_equal(sh("tar --sort=name -C b -czf t.tgz top"), 0);
+	assert_int_equal(th_sh_at(tmp, "tar --sort=name -C b -czf t.tgz top"), 0);
 	check("t.tgz", NULL, &rep);
 	assert_true(rep.tarball);
 	assert_int_equal(dos_check_failures(&rep), 0);
@@ -495,7 +458,7 @@ static void test_tarball(void **state)
 	check(NULL, NULL, &rep);
 	assert_faults(&rep);
 	dos_check_report_release(&rep);
-	assert_int_equal(sh("rm -f t.tgz && tar --sort=name -C b -czf t.tgz top"), 0);
+	assert_int_equal(th_sh_at(tmp, "rm -f t.tgz && tar --sort=name -C b -czf t.tgz top"), 0);
 	check("t.tgz", NULL, &rep);
 	assert_true(rep.tarball);
 	/* GNU tar stores the second name as a hard link entry */
@@ -511,7 +474,7 @@ static void test_tarball_rescan(void **state)
 	struct dos_check_report rep;
 
 	(void)state;
-	assert_int_equal(sh("mkdir b/top/bin && head -c 70000000 /dev/zero >b/top/bin/big && "
+	assert_int_equal(th_sh_at(tmp, "mkdir b/top/bin && head -c 70000000 /dev/zero >b/top/bin/big && "
 			    "printf '%%s/work/bundle/top' '%s' >>b/top/bin/big && "
 			    "tar --sort=name -C b -czf t.tgz top", tmp), 0);
 	check("t.tgz", NULL, &rep);
@@ -533,7 +496,7 @@ static void test_tarball_junction(void **state)
 	assert_int_equal(stat(json, &st), 0);
 	start = 512 * (3 + (st.st_size + 511) / 512);
 	at = 131072 - start - 7;
-	assert_int_equal(sh("head -c %ld /dev/zero >big.bin && printf '%%s/work/bundle/top' '%s' "
+	assert_int_equal(th_sh_at(tmp, "head -c %ld /dev/zero >big.bin && printf '%%s/work/bundle/top' '%s' "
 			    ">>big.bin && head -c 200000 /dev/zero >>big.bin && mv big.bin b/top/ && "
 			    "tar -C b --no-recursion -cf t.tar top top/diracos.json top/big.bin && "
 			    "tar -C b --exclude=top/big.bin --exclude=top/diracos.json -rf t.tar top",
@@ -555,14 +518,14 @@ static void test_errors(void **state)
 	assert_non_null(strstr(msg, "no diracosrc"));
 	assert_int_equal(check_error("b/top/diracos.json", msg, sizeof(msg)), DOS_EFORMAT);
 	assert_non_null(strstr(msg, "b/top/diracos.json"));
-	assert_int_equal(sh("mkdir -p b/other && echo x >b/other/y && "
+	assert_int_equal(th_sh_at(tmp, "mkdir -p b/other && echo x >b/other/y && "
 			    "tar -C b -czf t.tgz top other"), 0);
 	assert_int_equal(check_error("t.tgz", msg, sizeof(msg)), DOS_EFORMAT);
 	assert_non_null(strstr(msg, "not under the top folder"));
-	assert_int_equal(sh("tar -C b/top -czf t.tgz usr"), 0);
+	assert_int_equal(th_sh_at(tmp, "tar -C b/top -czf t.tgz usr"), 0);
 	assert_int_equal(check_error("t.tgz", msg, sizeof(msg)), DOS_EFORMAT);
 	assert_non_null(strstr(msg, "no diracosrc"));
-	assert_int_equal(sh("tar -P -C b -czf t.tgz top --transform 's,^top/usr,../usr,'"), 0);
+	assert_int_equal(th_sh_at(tmp, "tar -P -C b -czf t.tgz top --transform 's,^top/usr,../usr,'"), 0);
 	assert_int_equal(check_error("t.tgz", msg, sizeof(msg)), DOS_EFORMAT);
 	assert_non_null(strstr(msg, "outside"));
 }
@@ -641,7 +604,7 @@ static void python_plant(const char *known)
 	char json[4096];
 
 	minor_get();
-	assert_int_equal(sh("cd b/top && L=usr/lib/python3.%d && D=usr/lib/python3/dist-packages && "
+	assert_int_equal(th_sh_at(tmp, "cd b/top && L=usr/lib/python3.%d && D=usr/lib/python3/dist-packages && "
 			    "mkdir -p $L/pkg $D usr/lib/python3.9 && "
 			    "printf '#!/bin/sh\\n' >usr/bin/python3.%d && chmod 755 usr/bin/python3.%d && "
 			    "ln -s python3.%d usr/bin/python3 && cp usr/bin/python3 usr/bin/python3.9 && "
@@ -653,7 +616,7 @@ static void python_plant(const char *known)
 			    "-p / $L $D", host_minor, host_minor, host_minor, host_minor, host_minor), 0);
 	snprintf(json, sizeof(json), "{\"bundle\": {\"name\": \"top\", \"workDir\": \"%s/work\", "
 		 "\"tests\": {\"knownNoBytecode\": [%s]}}, \"packages\": []}\n", tmp, known);
-	file_write("b/top/diracos.json", json, 0644);
+	th_write_at(tmp, "b/top/diracos.json", json, 0644);
 }
 
 static void check_both(const struct dos_check_opts *o, void (*verify)(struct dos_check_report *))
@@ -663,7 +626,7 @@ static void check_both(const struct dos_check_opts *o, void (*verify)(struct dos
 	check(NULL, o, &rep);
 	verify(&rep);
 	dos_check_report_release(&rep);
-	assert_int_equal(sh("rm -f t.tgz && tar --sort=name -C b -czf t.tgz top"), 0);
+	assert_int_equal(th_sh_at(tmp, "rm -f t.tgz && tar --sort=name -C b -czf t.tgz top"), 0);
 	check("t.tgz", o, &rep);
 	verify(&rep);
 	dos_check_report_release(&rep);
@@ -737,7 +700,7 @@ static void test_python_faults(void **state)
 	snprintf(known, sizeof(known), "\"/usr/lib/python3.%d/bad.py\", "
 		 "\"./usr/lib/python3/dist-packages/t/\", \"usr/lib/nothing.py\"", host_minor);
 	python_plant(known);
-	assert_int_equal(sh("cd b/top && L=usr/lib/python3.%d && D=usr/lib/python3/dist-packages && "
+	assert_int_equal(th_sh_at(tmp, "cd b/top && L=usr/lib/python3.%d && D=usr/lib/python3/dist-packages && "
 			    "echo 'x = 3' >$L/mod.py && rm $L/pkg/__pycache__/__init__.*.pyc && "
 			    "echo 'def' >$L/bad.py && mkdir -p $D/t/data && "
 			    "echo 'print 1' >$D/t/data/a.py && "
@@ -774,7 +737,7 @@ static void test_python_magic(void **state)
 {
 	(void)state;
 	python_plant("");
-	assert_int_equal(sh("cd b/top/usr/lib/python3.%d && rm -r __pycache__ && "
+	assert_int_equal(th_sh_at(tmp, "cd b/top/usr/lib/python3.%d && rm -r __pycache__ && "
 			    "printf 'x = 1\\nMAGIC_NUMBER = (3400).to_bytes(2, \\047little\\047)\\n' "
 			    ">importlib/_bootstrap_external.py", host_minor), 0);
 	check_both(NULL, verify_other_magic);
@@ -792,7 +755,7 @@ static void test_python_none(void **state)
 {
 	(void)state;
 	python_plant("");
-	assert_int_equal(sh("cd b/top && rm usr/bin/python3 usr/bin/python3.9 usr/bin/python3.%d && "
+	assert_int_equal(th_sh_at(tmp, "cd b/top && rm usr/bin/python3 usr/bin/python3.9 usr/bin/python3.%d && "
 			    "find usr/lib -name __pycache__ -exec rm -r {} +", host_minor), 0);
 	check_both(NULL, verify_no_python);
 }

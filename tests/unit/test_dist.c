@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "dist.h"
 #include "run.h"
 #include "util.h"
@@ -16,9 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,9 +29,8 @@ struct fixture {
 	char *dists;        /* root/dists/test */
 	char *keyring;      /* the good key, exported for gpgv */
 	char *home_good, *home_evil;
-	char *log;
+	struct th_httpd srv;
 	char *mirror;
-	pid_t pid;
 	struct dos_cache *cache;
 };
 
@@ -54,81 +53,6 @@ static const char sources[] =
 	"Version: 2.10-3\n"
 	"Directory: pool/main/h/hello\n";
 
-/* Runs a shell command with GNUPGHOME set to home (may be NULL). */
-static void sh(struct fixture *f, const char *home, const char *fmt, ...)
-{
-	char *cmd, *log = dos_path_join(f->dir, "sh.log");
-	char *gh = dos_xasprintf("GNUPGHOME=%s", home ? home : f->home_good);
-	char *h = dos_xasprintf("HOME=%s", f->dir);
-	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", h, gh, NULL };
-	struct dos_run_opts o = { .log_path = log, .envp = env };
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&cmd, fmt, ap);
-	va_end(ap);
-	assert_true(r > 0);
-	r = dos_run(&f->ctx, (char *[]){ "sh", "-c", cmd, NULL }, &o);
-	if (r < 0)
-		fprintf(stderr, "%s\n", f->ctx.msg);
-	assert_int_equal(r, 0);
-	free(cmd);
-	free(log);
-	free(gh);
-	free(h);
-}
-
-static char *helper_path(void)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *dir, *path;
-
-	assert_true(n > 0);
-	exe[n] = '\0';
-	dir = dos_path_dirname(exe);
-	path = dos_path_join(dir, "httpd");
-	free(dir);
-	return path;
-}
-
-static void server_start(struct fixture *f)
-{
-	char *portfile = dos_path_join(f->dir, "port");
-	char *exe = helper_path();
-	char *data = NULL;
-
-	f->log = dos_path_join(f->dir, "httpd.log");
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(exe, "httpd", portfile, f->root, "--log", f->log, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500 && access(portfile, F_OK) != 0; i++)
-		usleep(10000);
-	assert_int_equal(dos_read_file(&f->ctx, portfile, 100, &data, NULL), 0);
-	f->mirror = dos_xasprintf("http://127.0.0.1:%d/", atoi(data));
-	free(data);
-	free(portfile);
-	free(exe);
-}
-
-static int server_count(struct fixture *f, const char *needle)
-{
-	char *data = NULL, *p;
-	int n = 0;
-
-	if (dos_read_file(&f->ctx, f->log, 1 << 20, &data, NULL) < 0)
-		return 0;
-	for (p = data; (p = strstr(p, needle)); p++)
-		n++;
-	free(data);
-	return n;
-}
-
 static int group_setup(void **state)
 {
 	struct fixture *f = dos_xcalloc(1, sizeof(*f));
@@ -136,8 +60,7 @@ static int group_setup(void **state)
 	dos_ctx_init(&f->ctx);
 	f->ctx.progress = false;
 	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-archive-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	f->dir = th_tmpdir("archive");
 	f->root = dos_path_join(f->dir, "root");
 	f->dists = dos_path_join(f->root, "dists/test");
 	f->keyring = dos_path_join(f->dir, "keyring.gpg");
@@ -145,12 +68,13 @@ static int group_setup(void **state)
 	f->home_evil = dos_path_join(f->dir, "g2");
 	mkdir(f->home_good, 0700);
 	mkdir(f->home_evil, 0700);
-	sh(f, f->home_good, "gpg --batch --passphrase '' --quick-gen-key "
+	th_sh_gpg(f->dir, f->home_good, "gpg --batch --passphrase '' --quick-gen-key "
 	   "'diracos test <good@invalid>' ed25519 sign never");
-	sh(f, f->home_evil, "gpg --batch --passphrase '' --quick-gen-key "
+	th_sh_gpg(f->dir, f->home_evil, "gpg --batch --passphrase '' --quick-gen-key "
 	   "'diracos test <evil@invalid>' ed25519 sign never");
-	sh(f, f->home_good, "gpg --export > '%s'", f->keyring);
-	server_start(f);
+	th_sh_gpg(f->dir, f->home_good, "gpg --export > '%s'", f->keyring);
+	th_httpd_start(&f->srv, f->dir, f->root, NULL);
+	f->mirror = dos_xasprintf("http://127.0.0.1:%d/", f->srv.port);
 	*state = f;
 	return 0;
 }
@@ -159,10 +83,9 @@ static int group_teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	kill(f->pid, SIGTERM);
-	waitpid(f->pid, NULL, 0);
-	sh(f, f->home_good, "gpgconf --kill gpg-agent");
-	sh(f, f->home_evil, "gpgconf --kill gpg-agent");
+	th_httpd_stop(&f->srv);
+	th_sh_gpg(f->dir, f->home_good, "gpgconf --kill gpg-agent");
+	th_sh_gpg(f->dir, f->home_evil, "gpgconf --kill gpg-agent");
 	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
 	free(f->dir);
 	free(f->root);
@@ -170,7 +93,6 @@ static int group_teardown(void **state)
 	free(f->keyring);
 	free(f->home_good);
 	free(f->home_evil);
-	free(f->log);
 	free(f->mirror);
 	free(f);
 	return 0;
@@ -183,7 +105,7 @@ static int setup(void **state)
 
 	assert_int_equal(dos_rm_rf(&f->ctx, f->root), 0);
 	assert_int_equal(dos_rm_rf(&f->ctx, cache), 0);
-	truncate(f->log, 0); /* the server keeps it open */
+	truncate(f->srv.log, 0); /* the server keeps it open */
 	assert_int_equal(dos_cache_open(&f->ctx, cache, &f->cache), 0);
 	f->cache->retry_delay_ms = 10;
 	free(cache);
@@ -214,7 +136,7 @@ static void repo_file(struct fixture *f, const char *rel, const char *text, size
 
 static void repo_compress(struct fixture *f, const char *rel, const char *tool)
 {
-	sh(f, NULL, "cd '%s' && %s -k -f '%s'", f->dists, tool, rel);
+	th_sh_gpg(f->dir, f->home_good, "cd '%s' && %s -k -f '%s'", f->dists, tool, rel);
 }
 
 static char *rfc2822(time_t t)
@@ -253,7 +175,7 @@ static void repo_release(struct fixture *f, const char *const *rels, const char 
 
 static void repo_sign(struct fixture *f, const char *home)
 {
-	sh(f, home, "cd '%s' && gpg --batch --yes --clearsign -o InRelease Release", f->dists);
+	th_sh_gpg(f->dir, home, "cd '%s' && gpg --batch --yes --clearsign -o InRelease Release", f->dists);
 }
 
 static const char *const all_files[] = {
@@ -312,8 +234,8 @@ static void test_good_repo(void **state)
 	assert_file_text(f, path, sources);
 	free(path);
 	/* The uncompressed index was never asked for: the .xz was enough. */
-	assert_int_equal(server_count(f, "binary-amd64/Packages.xz 200"), 1);
-	assert_int_equal(server_count(f, "binary-amd64/Packages 200"), 0);
+	assert_int_equal(th_httpd_count(&f->srv, "binary-amd64/Packages.xz 200"), 1);
+	assert_int_equal(th_httpd_count(&f->srv, "binary-amd64/Packages 200"), 0);
 	dos_archive_free(a);
 }
 
@@ -335,8 +257,8 @@ static void test_indices_reused(void **state)
 	assert_file_text(f, path, packages);
 	free(path);
 	dos_archive_free(a);
-	assert_int_equal(server_count(f, "InRelease 200"), 2);
-	assert_int_equal(server_count(f, "Packages.xz"), 1);
+	assert_int_equal(th_httpd_count(&f->srv, "InRelease 200"), 2);
+	assert_int_equal(th_httpd_count(&f->srv, "Packages.xz"), 1);
 }
 
 static void test_tampered_index(void **state)
@@ -459,8 +381,8 @@ static void test_gz_fallback(void **state)
 	assert_int_equal(open_archive(f, &a), 0);
 	assert_int_equal(dos_archive_packages_index(&f->ctx, a, "main", "amd64", &path), 0);
 	assert_file_text(f, path, packages);
-	assert_int_equal(server_count(f, "Packages.xz 404"), 1);
-	assert_int_equal(server_count(f, "Packages.gz 200"), 1);
+	assert_int_equal(th_httpd_count(&f->srv, "Packages.xz 404"), 1);
+	assert_int_equal(th_httpd_count(&f->srv, "Packages.gz 200"), 1);
 	free(path);
 	/* Not listed at all. */
 	assert_int_equal(dos_archive_packages_index(&f->ctx, a, "main", "arm64", &path), DOS_EFAIL);

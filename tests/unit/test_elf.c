@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "elffile.h"
 #include "run.h"
 #include "util.h"
@@ -17,67 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *tmpdir_make(void)
-{
-	char *t = strdup("/tmp/diracos-test-elf-XXXXXX");
-
-	assert_non_null(mkdtemp(t));
-	return t;
-}
-
-static void tmpdir_remove(char *dir)
-{
-	struct dos_ctx ctx;
-
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_rm_rf(&ctx, dir), 0);
-	free(dir);
-}
-
-/* Runs a shell command in dir with LD_LIBRARY_PATH set to libpath (when
- * not NULL); returns its exit status (0 or a negative code) and its stdout
- * in *out when out is not NULL. */
-static int sh_in(const char *dir, const char *libpath, char **out, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int sh_in(const char *dir, const char *libpath, char **out, const char *fmt, ...)
-{
-	struct dos_ctx ctx;
-	char *cmd, *ldp = libpath ? dos_xasprintf("LD_LIBRARY_PATH=%s", libpath) : NULL;
-	char *env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", ldp, NULL };
-	char *argv[] = { "sh", "-c", NULL, NULL };
-	struct dos_run_opts o = { .cwd = dir, .envp = env };
-	char *captured = NULL;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&cmd, fmt, ap) >= 0);
-	va_end(ap);
-	argv[2] = cmd;
-	dos_ctx_init(&ctx);
-	r = dos_run_capture(&ctx, argv, &o, &captured, NULL);
-	if (r < 0 && !strstr(cmd, "2>/dev/null"))
-		fprintf(stderr, "# command failed: %s: %s\n", cmd, ctx.msg);
-	if (out)
-		*out = captured;
-	else
-		free(captured);
-	free(cmd);
-	free(ldp);
-	return r;
-}
-
-static void file_write(const char *dir, const char *name, const char *text)
-{
-	struct dos_ctx ctx;
-	char *p = dos_path_join(dir, name);
-
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_write_file_atomic(&ctx, p, text, strlen(text), 0644), 0);
-	free(p);
-}
 
 /* A plain write: dos_write_file_atomic() fsyncs, too slow for hundreds. */
 static void bytes_write(const char *path, const void *data, size_t len)
@@ -119,7 +60,7 @@ static void assert_output(const char *dir, const char *libpath, const char *cmd,
 {
 	char *out = NULL;
 
-	assert_int_equal(sh_in(dir, libpath, &out, "%s", cmd), 0);
+	assert_int_equal(th_sh_in(dir, libpath, &out, "%s", cmd), 0);
 	assert_non_null(out);
 	if (strncmp(out, want, strlen(want)))
 		fprintf(stderr, "# '%s' printed '%s', expected '%s'\n", cmd, out, want);
@@ -131,7 +72,7 @@ static void assert_readelf_rpath(const char *dir, const char *name, const char *
 {
 	char *out = NULL, *want = dos_xasprintf("Library rpath: [%s]", rpath);
 
-	assert_int_equal(sh_in(dir, NULL, &out, "readelf -dW %s", name), 0);
+	assert_int_equal(th_sh_in(dir, NULL, &out, "readelf -dW %s", name), 0);
 	assert_non_null(strstr(out, "(RPATH)"));
 	assert_non_null(strstr(out, want));
 	assert_null(strstr(out, "RUNPATH"));
@@ -149,12 +90,12 @@ static const char prog_c[] =
  * soname that LD_LIBRARY_PATH will point at. */
 static char *tree_with_libfoo(void)
 {
-	char *dir = tmpdir_make();
+	char *dir = th_tmpdir("elf");
 
-	file_write(dir, "foo.c", foo_c);
-	file_write(dir, "evil.c", evil_c);
-	file_write(dir, "prog.c", prog_c);
-	assert_int_equal(sh_in(dir, NULL, NULL, "mkdir -p bin lib evil && "
+	th_write_at(dir, "foo.c", foo_c, 0644);
+	th_write_at(dir, "evil.c", evil_c, 0644);
+	th_write_at(dir, "prog.c", prog_c, 0644);
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "mkdir -p bin lib evil && "
 			       "gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o lib/libfoo.so.1 foo.c && "
 			       "gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o evil/libfoo.so.1 evil.c && "
 			       "gcc -c -o prog.o prog.c"), 0);
@@ -165,10 +106,10 @@ static void check_program(const char *dir, const char *name, const char *ldflags
 {
 	char *cmd = dos_xasprintf("./bin/%s", name);
 
-	assert_int_equal(sh_in(dir, NULL, NULL, "gcc %s -o bin/%s prog.o -Llib -l:libfoo.so.1",
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "gcc %s -o bin/%s prog.o -Llib -l:libfoo.so.1",
 			       ldflags, name), 0);
 	/* Without an rpath the program cannot even start... */
-	assert_int_not_equal(sh_in(dir, NULL, NULL, "./bin/%s 2>/dev/null", name), 0);
+	assert_int_not_equal(th_sh_in(dir, NULL, NULL, "./bin/%s 2>/dev/null", name), 0);
 	assert_int_equal(set_rpath(dir, cmd + 2, "$ORIGIN/../lib"), DOS_ELF_RPATH_SET);
 	/* ...with one it runs, and LD_LIBRARY_PATH cannot hijack it. */
 	assert_output(dir, NULL, cmd, "real foo");
@@ -181,7 +122,7 @@ static void check_program(const char *dir, const char *name, const char *ldflags
 /* Other linkers lay files out differently; run when they are installed. */
 static void check_program_if(const char *dir, const char *name, const char *ldflags)
 {
-	if (sh_in(dir, NULL, NULL, "gcc %s -o bin/%s prog.o -Llib -l:libfoo.so.1 2>/dev/null",
+	if (th_sh_in(dir, NULL, NULL, "gcc %s -o bin/%s prog.o -Llib -l:libfoo.so.1 2>/dev/null",
 		  ldflags, name) != 0) {
 		fprintf(stderr, "# '%s' does not link here: skipped\n", ldflags);
 		return;
@@ -207,10 +148,10 @@ static void test_rpath_pie_nopie_and_layouts(void **state)
 	check_program_if(dir, "goldnopie", "-fuse-ld=gold -no-pie");
 	check_program_if(dir, "lld", "-fuse-ld=lld");
 	check_program_if(dir, "lldnopie", "-fuse-ld=lld -no-pie");
-	assert_int_equal(sh_in(dir, NULL, &out, "ldd bin/pie"), 0);
+	assert_int_equal(th_sh_in(dir, NULL, &out, "ldd bin/pie"), 0);
 	assert_non_null(strstr(out, "bin/../lib/libfoo.so.1"));
 	free(out);
-	tmpdir_remove(dir);
+	th_tmpdir_remove(dir);
 }
 
 static void test_rpath_in_place_and_append(void **state)
@@ -221,9 +162,9 @@ static void test_rpath_in_place_and_append(void **state)
 	char *out = NULL;
 
 	/* The linker writes DT_RUNPATH: a shorter DT_RPATH replaces it in place. */
-	assert_int_equal(sh_in(dir, NULL, NULL, "gcc -o bin/prog prog.o -Llib -l:libfoo.so.1 "
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "gcc -o bin/prog prog.o -Llib -l:libfoo.so.1 "
 			       "-Wl,--enable-new-dtags,-rpath,/nonexistent/build/prefix/lib"), 0);
-	assert_int_equal(sh_in(dir, NULL, &out, "readelf -dW bin/prog"), 0);
+	assert_int_equal(th_sh_in(dir, NULL, &out, "readelf -dW bin/prog"), 0);
 	assert_non_null(strstr(out, "RUNPATH"));
 	free(out);
 	size = file_size(dir, "bin/prog");
@@ -250,7 +191,7 @@ static void test_rpath_in_place_and_append(void **state)
 	assert_int_equal(file_size(dir, "bin/prog"), size);
 	assert_readelf_rpath(dir, "bin/prog", "$ORIGIN/../lib");
 	assert_output(dir, "evil", "./bin/prog", "real foo");
-	tmpdir_remove(dir);
+	th_tmpdir_remove(dir);
 }
 
 /* prog -> libbar (lib/) -> libfoo (lib/sub/): libbar's own $ORIGIN rpath
@@ -259,19 +200,19 @@ static void test_rpath_library_chain(void **state)
 {
 	char *dir = tree_with_libfoo();
 
-	file_write(dir, "bar.c", "const char *foo(void);\nconst char *bar(void) { return foo(); }\n");
-	file_write(dir, "main.c", "#include <stdio.h>\nconst char *bar(void);\n"
-		   "int main(void) { puts(bar()); return 0; }\n");
-	assert_int_equal(sh_in(dir, NULL, NULL, "mkdir lib/sub && mv lib/libfoo.so.1 lib/sub/ && "
+	th_write_at(dir, "bar.c", "const char *foo(void);\nconst char *bar(void) { return foo(); }\n", 0644);
+	th_write_at(dir, "main.c", "#include <stdio.h>\nconst char *bar(void);\n"
+		   "int main(void) { puts(bar()); return 0; }\n", 0644);
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "mkdir lib/sub && mv lib/libfoo.so.1 lib/sub/ && "
 			       "gcc -shared -fPIC -Wl,-soname,libbar.so.1 -o lib/libbar.so.1 bar.c "
 			       "-Llib/sub -l:libfoo.so.1 && "
 			       "gcc -o bin/main main.c -Llib -l:libbar.so.1 -Wl,-rpath-link,lib/sub"), 0);
 	assert_int_equal(set_rpath(dir, "bin/main", "$ORIGIN/../lib"), DOS_ELF_RPATH_SET);
-	assert_int_not_equal(sh_in(dir, NULL, NULL, "./bin/main 2>/dev/null"), 0);
+	assert_int_not_equal(th_sh_in(dir, NULL, NULL, "./bin/main 2>/dev/null"), 0);
 	assert_int_equal(set_rpath(dir, "lib/libbar.so.1", "$ORIGIN/sub"), DOS_ELF_RPATH_SET);
 	assert_output(dir, "evil", "./bin/main", "real foo");
 	assert_readelf_rpath(dir, "lib/libbar.so.1", "$ORIGIN/sub");
-	tmpdir_remove(dir);
+	th_tmpdir_remove(dir);
 }
 
 static void test_rpath_skips(void **state)
@@ -280,13 +221,13 @@ static void test_rpath_skips(void **state)
 	struct dos_ctx ctx;
 
 	dos_ctx_init(&ctx);
-	file_write(dir, "leaf.c", "int leaf(void) { return 1; }\n");
-	assert_int_equal(sh_in(dir, NULL, NULL, "gcc -shared -fPIC -nostdlib -o lib/libleaf.so leaf.c && "
+	th_write_at(dir, "leaf.c", "int leaf(void) { return 1; }\n", 0644);
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "gcc -shared -fPIC -nostdlib -o lib/libleaf.so leaf.c && "
 			       "cp -L /lib64/ld-linux-x86-64.so.2 lib/ && "
 			       "echo 'not an ELF file' > lib/text"), 0);
 	assert_int_equal(set_rpath(dir, "lib/libleaf.so", "$ORIGIN"), DOS_ELF_SKIP_NO_NEEDED);
 	assert_int_equal(set_rpath(dir, "lib/ld-linux-x86-64.so.2", "$ORIGIN"), DOS_ELF_SKIP_LOADER);
-	if (sh_in(dir, NULL, NULL, "gcc -static -o bin/static prog.c foo.c 2>/dev/null") == 0)
+	if (th_sh_in(dir, NULL, NULL, "gcc -static -o bin/static prog.c foo.c 2>/dev/null") == 0)
 		assert_int_equal(set_rpath(dir, "bin/static", "$ORIGIN"), DOS_ELF_SKIP_STATIC);
 	else
 		fprintf(stderr, "# no static libc: static executable case skipped\n");
@@ -294,7 +235,7 @@ static void test_rpath_skips(void **state)
 	assert_int_equal(dos_elf_set_rpath(&ctx, text, "$ORIGIN"), DOS_EFORMAT);
 	assert_non_null(strstr(ctx.msg, "not an ELF file"));
 	free(text);
-	tmpdir_remove(dir);
+	th_tmpdir_remove(dir);
 }
 
 /* Turns every PT_NOTE into an unknown type, as some toolchains leave files
@@ -328,10 +269,10 @@ static void test_rpath_no_spare_header(void **state)
 	char *dir = tree_with_libfoo();
 	char *out = NULL;
 
-	file_write(dir, "bar.c", "const char *foo(void);\nconst char *bar(void) { return foo(); }\n");
-	file_write(dir, "main.c", "#include <stdio.h>\nconst char *bar(void);\n"
-		   "int main(void) { puts(bar()); return 0; }\n");
-	assert_int_equal(sh_in(dir, NULL, NULL, "gcc -shared -fPIC -o lib/libbar.so bar.c "
+	th_write_at(dir, "bar.c", "const char *foo(void);\nconst char *bar(void) { return foo(); }\n", 0644);
+	th_write_at(dir, "main.c", "#include <stdio.h>\nconst char *bar(void);\n"
+		   "int main(void) { puts(bar()); return 0; }\n", 0644);
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "gcc -shared -fPIC -o lib/libbar.so bar.c "
 			       "-Llib -l:libfoo.so.1 && gcc -o bin/pie main.c -Llib -lbar -Wl,-rpath-link,lib && "
 			       "gcc -no-pie -o bin/nopie main.c -Llib -lbar -Wl,-rpath-link,lib"), 0);
 	notes_hide(dir, "bin/pie");
@@ -342,7 +283,7 @@ static void test_rpath_no_spare_header(void **state)
 	assert_int_equal(set_rpath(dir, "lib/libbar.so", "$ORIGIN"), DOS_ELF_RPATH_SET);
 	assert_output(dir, "evil", "./bin/pie", "real foo");
 	assert_output(dir, "evil", "./bin/nopie", "real foo");
-	assert_int_equal(sh_in(dir, NULL, &out, "readelf -lW bin/pie"), 0);
+	assert_int_equal(th_sh_in(dir, NULL, &out, "readelf -lW bin/pie"), 0);
 	assert_non_null(strstr(out, "PHDR"));
 	free(out);
 	/* Again, longer: the block and the table in it are rewritten. */
@@ -352,7 +293,7 @@ static void test_rpath_no_spare_header(void **state)
 			 DOS_ELF_RPATH_SET);
 	assert_output(dir, "evil", "./bin/pie", "real foo");
 	assert_readelf_rpath(dir, "lib/libbar.so", "/nowhere/at/all/really:$ORIGIN");
-	tmpdir_remove(dir);
+	th_tmpdir_remove(dir);
 }
 
 static bool is_glibc_part(const char *name)
@@ -374,14 +315,14 @@ static size_t copy_needed_libraries(const char *dir, const char *prog, const cha
 	char *out = NULL, *save = NULL;
 	size_t n = 0;
 
-	assert_int_equal(sh_in(dir, NULL, &out, "ldd %s | awk '/=> \\//{print $1 \" \" $3}'", prog), 0);
+	assert_int_equal(th_sh_in(dir, NULL, &out, "ldd %s | awk '/=> \\//{print $1 \" \" $3}'", prog), 0);
 	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *space = strchr(line, ' ');
 		assert_non_null(space);
 		*space = '\0';
 		if (is_glibc_part(line))
 			continue;
-		assert_int_equal(sh_in(dir, NULL, NULL, "cp -L '%s' '%s/%s'", space + 1, libdir, line), 0);
+		assert_int_equal(th_sh_in(dir, NULL, NULL, "cp -L '%s' '%s/%s'", space + 1, libdir, line), 0);
 		n++;
 	}
 	free(out);
@@ -395,19 +336,19 @@ static void test_rpath_system_binary(void **state)
 		{ "/usr/bin/ls", "ls (GNU coreutils)" },
 	};
 	const char *const *prog = NULL;
-	char *dir = tmpdir_make(), *cmd, *out = NULL;
+	char *dir = th_tmpdir("elf"), *cmd, *out = NULL;
 	const char *libdir = "usr/lib/x86_64-linux-gnu";
 
 	for (size_t i = 0; i < 3 && !prog; i++)
 		if (access(progs[i][0], X_OK) == 0)
 			prog = progs[i];
 	assert_non_null(prog);
-	assert_int_equal(sh_in(dir, NULL, NULL, "mkdir -p usr/bin %s && cp %s usr/bin/", libdir, prog[0]), 0);
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "mkdir -p usr/bin %s && cp %s usr/bin/", libdir, prog[0]), 0);
 	cmd = dos_xasprintf("usr/bin/%s", strrchr(prog[0], '/') + 1);
 	if (copy_needed_libraries(dir, prog[0], libdir) == 0)
 		fprintf(stderr, "# %s needs only glibc\n", prog[0]);
 	assert_int_equal(set_rpath(dir, cmd, "$ORIGIN/../lib/x86_64-linux-gnu"), DOS_ELF_RPATH_SET);
-	assert_int_equal(sh_in(dir, NULL, &out, "for f in %s/*; do echo $f; done", libdir), 0);
+	assert_int_equal(th_sh_in(dir, NULL, &out, "for f in %s/*; do echo $f; done", libdir), 0);
 	for (char *save = NULL, *f = strtok_r(out, "\n", &save); f; f = strtok_r(NULL, "\n", &save))
 		assert_true(set_rpath(dir, f, "$ORIGIN") >= 0);
 	free(out);
@@ -416,12 +357,12 @@ static void test_rpath_system_binary(void **state)
 	assert_output(dir, NULL, cmd, prog[1]);
 	free(cmd);
 	/* Every library but glibc's now comes from the tree. */
-	assert_int_equal(sh_in(dir, NULL, &out, "ldd ./usr/bin/%s | grep '=> /' | grep -v -e libc.so "
+	assert_int_equal(th_sh_in(dir, NULL, &out, "ldd ./usr/bin/%s | grep '=> /' | grep -v -e libc.so "
 			       "-e libm.so -e libpthread -e libdl.so -e librt.so -e libresolv "
 			       "| grep -v -F /usr/bin/../lib/ | wc -l", strrchr(prog[0], '/') + 1), 0);
 	assert_int_equal(atoi(out), 0);
 	free(out);
-	tmpdir_remove(dir);
+	th_tmpdir_remove(dir);
 }
 
 /* --- synthetic images: every class and byte order --- */
@@ -631,7 +572,7 @@ static void test_parse_real_program(void **state)
 	bool glibc = false;
 
 	dos_ctx_init(&ctx);
-	assert_int_equal(sh_in(dir, NULL, NULL, "gcc -o bin/prog prog.o -Llib -l:libfoo.so.1"), 0);
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "gcc -o bin/prog prog.o -Llib -l:libfoo.so.1"), 0);
 	assert_int_equal(dos_elf_read(&ctx, path, &info), 0);
 	assert_int_equal(info.bits, 64);
 	assert_int_equal(info.machine, DOS_ELF_EM_X86_64);
@@ -655,7 +596,7 @@ static void test_parse_real_program(void **state)
 	assert_int_equal(dos_elf_read(&ctx, path, &info), DOS_EFORMAT);
 	assert_non_null(strstr(ctx.msg, "not an ELF file"));
 	free(path);
-	tmpdir_remove(dir);
+	th_tmpdir_remove(dir);
 }
 
 /* Truncated and corrupted copies of a real program: the reader reports
@@ -671,7 +612,7 @@ static void test_hostile_real_program(void **state)
 	uint64_t seed = 42;
 
 	dos_ctx_init(&ctx);
-	assert_int_equal(sh_in(dir, NULL, NULL, "gcc -o bin/prog prog.o -Llib -l:libfoo.so.1"), 0);
+	assert_int_equal(th_sh_in(dir, NULL, NULL, "gcc -o bin/prog prog.o -Llib -l:libfoo.so.1"), 0);
 	assert_int_equal(dos_read_file(&ctx, path, 1 << 24, &data, &len), 0);
 	for (size_t n = 0; n < len; n += n < 1024 ? 1 : 61) {
 		assert_int_equal(dos_elf_parse(&ctx, "truncated", data, n, &info), DOS_EFORMAT);
@@ -697,7 +638,7 @@ static void test_hostile_real_program(void **state)
 	free(data);
 	free(path);
 	free(victim);
-	tmpdir_remove(dir);
+	th_tmpdir_remove(dir);
 }
 
 int main(void)

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "assemble.h"
 #include "extract.h"
 #include "run.h"
@@ -22,87 +24,31 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MTIME 1700000000
-
 /* --- helpers --- */
-
-static char *make_tmpdir(void)
-{
-	char *t = strdup("/tmp/diracos-test-extract-XXXXXX");
-
-	assert_non_null(mkdtemp(t));
-	return t;
-}
-
-static void tmpdir_remove(char *dir)
-{
-	struct dos_ctx ctx;
-
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_rm_rf(&ctx, dir), 0);
-	free(dir);
-}
 
 static void write_file(const char *dir, const char *rel, const char *content, mode_t mode)
 {
-	struct dos_ctx ctx;
 	char *path = dos_path_join(dir, rel);
-	char *parent = dos_path_dirname(path);
-	const struct timespec ts[2] = { { MTIME, 0 }, { MTIME, 0 } };
-	FILE *f;
+	const struct timespec ts[2] = { { TH_MTIME, 0 }, { TH_MTIME, 0 } };
 
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_mkdir_p(&ctx, parent, 0755), 0);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-	assert_int_equal(chmod(path, mode), 0);
+	th_write(path, content, mode);
 	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
-	free(parent);
 	free(path);
-}
-
-static char *read_text(const char *dir, const char *rel)
-{
-	struct dos_ctx ctx;
-	char *path = dos_path_join(dir, rel);
-	char *data = NULL;
-
-	dos_ctx_init(&ctx);
-	if (dos_read_file(&ctx, path, 1 << 24, &data, NULL) < 0)
-		data = NULL;
-	free(path);
-	return data;
 }
 
 static void assert_text(const char *dir, const char *rel, const char *expected)
 {
-	char *got = read_text(dir, rel);
+	char *got = th_read_at(dir, rel);
 
 	assert_non_null(got);
 	assert_string_equal(got, expected);
 	free(got);
 }
 
-static mode_t mode_of(const char *dir, const char *rel)
+static int setup(void **state)
 {
-	char *path = dos_path_join(dir, rel);
-	struct stat st;
-
-	assert_int_equal(lstat(path, &st), 0);
-	free(path);
-	return st.st_mode;
-}
-
-static bool exists(const char *dir, const char *rel)
-{
-	char *path = dos_path_join(dir, rel);
-	struct stat st;
-	bool ok = lstat(path, &st) == 0;
-
-	free(path);
-	return ok;
+	*state = th_dir_new("extract");
+	return 0;
 }
 
 static const char control_fmt[] =
@@ -112,120 +58,30 @@ static const char control_fmt[] =
 /* A real package: dpkg-deb builds staging/<name> into dir/<name>.deb. */
 static char *dpkg_build(const char *dir, const char *name, const char *comp)
 {
-	struct dos_ctx ctx;
 	char *staging = dos_xasprintf("%s/staging-%s", dir, name);
 	char *out = dos_xasprintf("%s/%s-%s.deb", dir, name, comp);
 	char *log = dos_xasprintf("%s/dpkg-deb.log", dir);
-	char *z = dos_xasprintf("-Z%s", comp);
 	char *control = dos_xasprintf(control_fmt, name);
-	char *argv[] = { "dpkg-deb", "--root-owner-group", z, "--build", staging, out, NULL };
-	struct dos_run_opts opts = { .log_path = log };
 
-	dos_ctx_init(&ctx);
 	write_file(staging, "DEBIAN/control", control, 0644);
-	assert_int_equal(dos_run(&ctx, argv, &opts), 0);
+	th_dpkg_deb(staging, out, comp, log);
 	free(staging);
 	free(log);
-	free(z);
 	free(control);
 	return out;
 }
 
-/* An entry of a hand-made data.tar. type 0 is a hard link to data. */
-struct tent {
-	const char *name;
-	mode_t type;
-	mode_t perm;
-	const char *data;      /* content, or the symlink's or hard link's target */
-	size_t len;            /* content length when not a string */
-};
-
-static void tar_add(struct archive *a, const struct tent *t)
-{
-	struct archive_entry *e = archive_entry_new();
-	size_t len = t->len ? t->len : t->data ? strlen(t->data) : 0;
-
-	archive_entry_set_pathname(e, t->name);
-	archive_entry_set_perm(e, t->perm);
-	archive_entry_set_mtime(e, MTIME, 0);
-	archive_entry_set_filetype(e, t->type ? t->type : AE_IFREG);
-	if (t->type == 0)
-		archive_entry_set_hardlink(e, t->data);
-	if (t->type == AE_IFLNK)
-		archive_entry_set_symlink(e, t->data);
-	if (t->type == AE_IFCHR)
-		archive_entry_set_rdev(e, makedev(1, 3));
-	if (t->type == AE_IFREG)
-		archive_entry_set_size(e, (la_int64_t)len);
-	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-	if (t->type == AE_IFREG)
-		assert_int_equal(archive_write_data(a, t->data, len), (la_ssize_t)len);
-	archive_entry_free(e);
-}
-
-/* A tar in memory, filtered (NULL: uncompressed); returns its length. */
-static size_t tar_build(const struct tent *ents, size_t n, const char *filter, char *buf,
-			size_t cap)
-{
-	struct archive *a = archive_write_new();
-	size_t used = 0;
-
-	archive_write_set_format_pax_restricted(a);
-	if (filter)
-		assert_int_equal(archive_write_add_filter_by_name(a, filter), ARCHIVE_OK);
-	assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
-	for (size_t i = 0; i < n; i++)
-		tar_add(a, &ents[i]);
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
-	return used;
-}
-
-static void ar_add(struct archive *a, const char *name, const void *data, size_t len)
-{
-	struct archive_entry *e = archive_entry_new();
-
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, (la_int64_t)len);
-	archive_entry_set_mtime(e, MTIME, 0);
-	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-	assert_int_equal(archive_write_data(a, data, len), (la_ssize_t)len);
-	archive_entry_free(e);
-}
-
-#define TAR_CAP (32 << 20)
-
-/* A hand-made package: debian-binary, control.tar.gz (control and an
- * optional postinst), and data.tar[.<filter>] cut to keep_percent. */
-static char *deb_write(const char *dir, const char *name, const struct tent *ents, size_t n,
+/* A hand-made package: control.tar.gz (control and an optional postinst),
+ * and data.tar[.<filter>] cut to keep_percent. */
+static char *deb_write(const char *dir, const char *name, const struct th_tent *ents, size_t n,
 		       const char *filter, const char *postinst, int keep_percent)
 {
 	char *path = dos_xasprintf("%s/%s.deb", dir, name);
 	char *control = dos_xasprintf(control_fmt, name);
-	struct tent ctl[] = {
-		{ "./control", AE_IFREG, 0644, control, 0 },
-		{ "./postinst", AE_IFREG, 0755, postinst, 0 },
-	};
-	char *cbuf = malloc(1 << 16), *dbuf = malloc(TAR_CAP);
-	char *member = dos_xasprintf("data.tar%s%s", filter ? "." : "",
-				     !filter ? "" : !strcmp(filter, "gzip") ? "gz" :
-				     !strcmp(filter, "bzip2") ? "bz2" : !strcmp(filter, "zstd") ? "zst" : filter);
-	size_t clen = tar_build(ctl, postinst ? 2 : 1, "gzip", cbuf, 1 << 16);
-	size_t dlen = tar_build(ents, n, filter, dbuf, TAR_CAP);
-	struct archive *a = archive_write_new();
+	const struct th_deb deb = { .control = control, .postinst = postinst, .ents = ents,
+				    .n = n, .filter = filter, .keep_percent = keep_percent };
 
-	archive_write_set_format_ar_svr4(a);
-	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-	ar_add(a, "debian-binary", "2.0\n", 4);
-	ar_add(a, "control.tar.gz", cbuf, clen);
-	ar_add(a, member, dbuf, dlen * (size_t)keep_percent / 100);
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
-	free(cbuf);
-	free(dbuf);
-	free(member);
+	th_deb_write(path, &deb);
 	free(control);
 	return path;
 }
@@ -260,7 +116,7 @@ static void stage_tool(const char *dir)
 	char *staging = dos_xasprintf("%s/staging-tool", dir);
 	char *link = dos_xasprintf("%s/usr/lib/libtool.so.1", staging);
 	char *priv = dos_xasprintf("%s/var/lib/tool", staging);
-	const struct timespec ts[2] = { { MTIME, 0 }, { MTIME, 0 } };
+	const struct timespec ts[2] = { { TH_MTIME, 0 }, { TH_MTIME, 0 } };
 
 	write_file(staging, "usr/bin/voms-proxy-init3", "#!/bin/sh\necho tool\n", 0755);
 	write_file(staging, "usr/lib/libtool.so.1.0", "ELF-ish", 0644);
@@ -282,19 +138,19 @@ static void check_tool(const char *root, const struct dos_extract_result *res)
 	struct stat st;
 
 	assert_text(root, "usr/bin/voms-proxy-init3", "#!/bin/sh\necho tool\n");
-	assert_int_equal(mode_of(root, "usr/bin/voms-proxy-init3") & 07777, 0755);
-	assert_int_equal(mode_of(root, "usr/lib/libtool.so.1.0") & 07777, 0644);
-	assert_int_equal(mode_of(root, "var/lib/tool/state") & 07777, 0600);
-	assert_int_equal(mode_of(root, "var/lib/tool") & 07777, 0750);
-	assert_true(S_ISLNK(mode_of(root, "usr/lib/libtool.so.1")));
+	assert_int_equal(th_lstat_at(root, "usr/bin/voms-proxy-init3").st_mode & 07777, 0755);
+	assert_int_equal(th_lstat_at(root, "usr/lib/libtool.so.1.0").st_mode & 07777, 0644);
+	assert_int_equal(th_lstat_at(root, "var/lib/tool/state").st_mode & 07777, 0600);
+	assert_int_equal(th_lstat_at(root, "var/lib/tool").st_mode & 07777, 0750);
+	assert_true(S_ISLNK(th_lstat_at(root, "usr/lib/libtool.so.1").st_mode));
 	assert_true(readlink(path, link, sizeof(link) - 1) > 0);
 	assert_string_equal(link, "libtool.so.1.0");
 	assert_int_equal(lstat(path, &st), 0);
-	assert_int_equal(st.st_mtime, MTIME);
+	assert_int_equal(st.st_mtime, TH_MTIME);
 	free(path);
 	path = dos_path_join(root, "usr/bin/voms-proxy-init3");
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mtime, MTIME);
+	assert_int_equal(st.st_mtime, TH_MTIME);
 	assert_int_equal(st.st_uid, getuid());
 	free(path);
 	assert_int_equal(res->n_pkgs, 1);
@@ -316,66 +172,62 @@ static void check_tool(const char *root, const struct dos_extract_result *res)
 
 static void test_dpkg_deb_compressions(void **state)
 {
+	struct th_dir *f = *state;
 	static const char *const comps[] = { "gzip", "xz", "zstd", "none" };
-	char *dir = make_tmpdir();
 
-	stage_tool(dir);
+	stage_tool(f->dir);
 	for (size_t i = 0; i < sizeof(comps) / sizeof(comps[0]); i++) {
 		struct dos_ctx ctx;
 		struct dos_extract_result res;
-		char *deb = dpkg_build(dir, "tool", comps[i]);
-		char *root = dos_xasprintf("%s/root-%s", dir, comps[i]);
+		char *deb = dpkg_build(f->dir, "tool", comps[i]);
+		char *root = dos_xasprintf("%s/root-%s", f->dir, comps[i]);
 		struct dos_extract_pkg pkg = { "tool", deb };
 
 		assert_int_equal(extract(&ctx, root, &pkg, 1, 2, &res), 0);
 		check_tool(root, &res);
 		assert_int_equal(dos_extract_apply_alternatives(&ctx, root, &res), 2);
-		assert_true(S_ISLNK(mode_of(root, "usr/bin/voms-proxy-init")));
+		assert_true(S_ISLNK(th_lstat_at(root, "usr/bin/voms-proxy-init").st_mode));
 		dos_extract_result_release(&res);
 		free(root);
 		free(deb);
 	}
-	tmpdir_remove(dir);
 }
 
 static void test_not_a_deb(void **state)
 {
+	struct th_dir *f = *state;
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = make_tmpdir();
-	char *root = dos_path_join(dir, "root");
 	struct dos_extract_pkg pkgs[] = { { "ghost", "/nonexistent/ghost.deb" } };
 
-	assert_true(extract(&ctx, root, pkgs, 1, 1, &res) < 0);
+	assert_true(extract(&ctx, f->root, pkgs, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "package 'ghost' (/nonexistent/ghost.deb)"));
-	write_file(dir, "plain.deb", "just text, not an archive\n", 0644);
-	pkgs[0].path = dos_path_join(dir, "plain.deb");
-	assert_int_equal(extract(&ctx, root, pkgs, 1, 1, &res), DOS_EFORMAT);
+	write_file(f->dir, "plain.deb", "just text, not an archive\n", 0644);
+	pkgs[0].path = dos_path_join(f->dir, "plain.deb");
+	assert_int_equal(extract(&ctx, f->root, pkgs, 1, 1, &res), DOS_EFORMAT);
 	assert_non_null(strstr(ctx.msg, "not a Debian package"));
 	free((char *)pkgs[0].path);
-	free(root);
-	tmpdir_remove(dir);
 }
 
 /* --- hand-made packages --- */
 
 static void test_handmade_filters(void **state)
 {
+	struct th_dir *f = *state;
 	static const char *const filters[] = { "gzip", "xz", "zstd", "bzip2", NULL };
-	const struct tent ents[] = {
+	const struct th_tent ents[] = {
 		{ "./", AE_IFDIR, 0755, NULL, 0 },
 		{ "./usr/", AE_IFDIR, 0755, NULL, 0 },
 		{ "./usr/share/data.txt", AE_IFREG, 0644, "payload\n", 0 },
 		{ "./usr/share/empty", AE_IFREG, 0644, "", 0 },
 	};
-	char *dir = make_tmpdir();
 
 	for (size_t i = 0; i < 5; i++) {
 		struct dos_ctx ctx;
 		struct dos_extract_result res;
 		char *name = dos_xasprintf("f%zu", i);
-		char *deb = deb_write(dir, name, ents, 4, filters[i], NULL, 100);
-		char *root = dos_xasprintf("%s/root-%s", dir, name);
+		char *deb = deb_write(f->dir, name, ents, 4, filters[i], NULL, 100);
+		char *root = dos_xasprintf("%s/root-%s", f->dir, name);
 		struct dos_extract_pkg pkg = { name, deb };
 
 		assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
@@ -387,28 +239,26 @@ static void test_handmade_filters(void **state)
 		free(deb);
 		free(name);
 	}
-	tmpdir_remove(dir);
 }
 
 static void test_hardlink_becomes_copy(void **state)
 {
-	const struct tent ents[] = {
+	struct th_dir *f = *state;
+	const struct th_tent ents[] = {
 		{ "./usr/bin/git", AE_IFREG, 0755, "the git binary", 0 },
 		{ "./usr/lib/git-core/git-add", 0, 0755, "./usr/bin/git", 0 },
 		{ "./usr/bin/evil-link", 0, 0755, "/etc/passwd", 0 },
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = make_tmpdir();
-	char *root = dos_path_join(dir, "root");
-	char *deb = deb_write(dir, "git", ents, 2, "gzip", NULL, 100);
+	char *deb = deb_write(f->dir, "git", ents, 2, "gzip", NULL, 100);
 	struct dos_extract_pkg pkg = { "git", deb };
 	char *path;
 	struct stat st;
 
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
-	assert_text(root, "usr/lib/git-core/git-add", "the git binary");
-	path = dos_path_join(root, "usr/lib/git-core/git-add");
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), 0);
+	assert_text(f->root, "usr/lib/git-core/git-add", "the git binary");
+	path = dos_path_join(f->root, "usr/lib/git-core/git-add");
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_nlink, 1);
 	assert_int_equal(st.st_mode & 07777, 0755);
@@ -417,40 +267,35 @@ static void test_hardlink_becomes_copy(void **state)
 	free(deb);
 
 	/* A hard link to something outside the package is refused. */
-	deb = deb_write(dir, "evil", ents + 2, 1, "gzip", NULL, 100);
+	deb = deb_write(f->dir, "evil", ents + 2, 1, "gzip", NULL, 100);
 	pkg = (struct dos_extract_pkg){ "evil", deb };
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), DOS_EFORMAT);
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), DOS_EFORMAT);
 	assert_non_null(strstr(ctx.msg, "package 'evil'"));
 	assert_non_null(strstr(ctx.msg, "absolute"));
 	free(deb);
-	free(root);
-	tmpdir_remove(dir);
 }
 
 static void test_same_content_no_conflict(void **state)
 {
-	const struct tent ents[] = {
+	struct th_dir *f = *state;
+	const struct th_tent ents[] = {
 		{ "./usr/share/common/file", AE_IFREG, 0644, "same", 0 },
 		{ "./usr/share/common/", AE_IFDIR, 0755, NULL, 0 },
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = make_tmpdir();
-	char *root = dos_path_join(dir, "root");
 	struct dos_extract_pkg pkgs[] = {
-		{ "a", deb_write(dir, "a", ents, 2, "gzip", NULL, 100) },
-		{ "b", deb_write(dir, "b", ents, 2, "xz", NULL, 100) },
+		{ "a", deb_write(f->dir, "a", ents, 2, "gzip", NULL, 100) },
+		{ "b", deb_write(f->dir, "b", ents, 2, "xz", NULL, 100) },
 	};
 
-	assert_int_equal(extract(&ctx, root, pkgs, 2, 2, &res), 0);
+	assert_int_equal(extract(&ctx, f->root, pkgs, 2, 2, &res), 0);
 	assert_int_equal(res.n_conflicts, 0);
-	assert_text(root, "usr/share/common/file", "same");
+	assert_text(f->root, "usr/share/common/file", "same");
 	assert_true(dos_strv_contains(&res.pkgs[1].paths, "usr/share/common/file"));
 	dos_extract_result_release(&res);
 	free((char *)pkgs[0].path);
 	free((char *)pkgs[1].path);
-	free(root);
-	tmpdir_remove(dir);
 }
 
 /* The first package in the input wins a conflict, whichever thread writes
@@ -458,29 +303,29 @@ static void test_same_content_no_conflict(void **state)
  * the second usually gets there first and must be overwritten. */
 static void test_conflict_earlier_wins(void **state)
 {
+	struct th_dir *f = *state;
 	size_t big_len = 6 << 20;
 	char *big = malloc(big_len);
-	char *dir = make_tmpdir();
 
 	for (size_t i = 0; i < big_len; i++)
 		big[i] = (char)(rand() & 0xff);
-	const struct tent ents_a[] = {
+	const struct th_tent ents_a[] = {
 		{ "./opt/big", AE_IFREG, 0644, big, big_len },
 		{ "./etc/shared.conf", AE_IFREG, 0644, "from a", 0 },
 		{ "./usr/bin/tool", AE_IFLNK, 0777, "tool-a", 0 },
 	};
-	const struct tent ents_b[] = {
+	const struct th_tent ents_b[] = {
 		{ "./etc/shared.conf", AE_IFREG, 0644, "from b", 0 },
 		{ "./usr/bin/tool", AE_IFLNK, 0777, "tool-b", 0 },
 		{ "./usr/share/b/shared-copy", 0, 0644, "./etc/shared.conf", 0 },
 	};
-	char *deb_a = deb_write(dir, "a", ents_a, 3, NULL, NULL, 100);
-	char *deb_b = deb_write(dir, "b", ents_b, 3, "gzip", NULL, 100);
+	char *deb_a = deb_write(f->dir, "a", ents_a, 3, NULL, NULL, 100);
+	char *deb_b = deb_write(f->dir, "b", ents_b, 3, "gzip", NULL, 100);
 
 	for (int round = 0; round < 6; round++) {
 		struct dos_ctx ctx;
 		struct dos_extract_result res;
-		char *root = dos_xasprintf("%s/root%d", dir, round);
+		char *root = dos_xasprintf("%s/root%d", f->dir, round);
 		bool a_first = round % 2 == 0;
 		struct dos_extract_pkg pkgs[2] = { { "a", deb_a }, { "b", deb_b } };
 		char link[16] = "";
@@ -499,7 +344,7 @@ static void test_conflict_earlier_wins(void **state)
 		assert_string_equal(res.conflicts[1].path, "usr/bin/tool");
 		assert_string_equal(res.conflicts[0].first_pkg, a_first ? "a" : "b");
 		assert_string_equal(res.conflicts[0].second_pkg, a_first ? "b" : "a");
-		assert_false(exists(root, "etc/.dos-extract.0.0"));
+		assert_false(th_exists_at(root, "etc/.dos-extract.0.0"));
 		dos_extract_result_release(&res);
 		free(lpath);
 		free(root);
@@ -507,12 +352,11 @@ static void test_conflict_earlier_wins(void **state)
 	free(deb_a);
 	free(deb_b);
 	free(big);
-	tmpdir_remove(dir);
 }
 
 /* Extracts one hostile entry list; expects a format error naming the
  * package and the needle. */
-static void expect_refused(const char *dir, const struct tent *ents, size_t n, const char *needle)
+static void expect_refused(const char *dir, const struct th_tent *ents, size_t n, const char *needle)
 {
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
@@ -531,76 +375,54 @@ static void expect_refused(const char *dir, const struct tent *ents, size_t n, c
 
 static void test_hostile_paths(void **state)
 {
-	char *dir = make_tmpdir();
-	char *outside = dos_path_join(dir, "outside");
+	struct th_dir *f = *state;
+	char *outside = dos_path_join(f->dir, "outside");
 	char *outside_file = dos_path_join(outside, "file");
-	const struct tent dotdot[] = { { "./usr/../../evil", AE_IFREG, 0644, "x", 0 } };
-	const struct tent dotdot2[] = { { "../evil", AE_IFREG, 0644, "x", 0 } };
-	const struct tent absolute[] = { { "/etc/evil", AE_IFREG, 0644, "x", 0 } };
-	const struct tent through[] = {
+	const struct th_tent dotdot[] = { { "./usr/../../evil", AE_IFREG, 0644, "x", 0 } };
+	const struct th_tent dotdot2[] = { { "../evil", AE_IFREG, 0644, "x", 0 } };
+	const struct th_tent absolute[] = { { "/etc/evil", AE_IFREG, 0644, "x", 0 } };
+	const struct th_tent through[] = {
 		{ "./dir", AE_IFLNK, 0777, outside, 0 },
 		{ "./dir/file", AE_IFREG, 0644, "x", 0 },
 	};
-	const struct tent through_deep[] = {
+	const struct th_tent through_deep[] = {
 		{ "./dir", AE_IFLNK, 0777, outside, 0 },
 		{ "./dir/sub/file", AE_IFREG, 0644, "x", 0 },
 	};
-	const struct tent twice[] = {
+	const struct th_tent twice[] = {
 		{ "./a", AE_IFREG, 0644, "1", 0 },
 		{ "./a", AE_IFREG, 0644, "2", 0 },
 	};
-	const struct tent file_then_dir[] = {
+	const struct th_tent file_then_dir[] = {
 		{ "./a", AE_IFREG, 0644, "1", 0 },
 		{ "./a/b", AE_IFREG, 0644, "2", 0 },
 	};
 
 	assert_int_equal(mkdir(outside, 0755), 0);
-	expect_refused(dir, dotdot, 1, "entry './usr/../../evil': a '..' component is refused");
-	expect_refused(dir, dotdot2, 1, "'..'");
-	assert_false(exists(dir, "evil"));
-	assert_false(exists(dir, "root/evil"));
-	expect_refused(dir, absolute, 1, "entry '/etc/evil': an absolute path is refused");
-	expect_refused(dir, through, 2, "entry 'dir/file': 'dir' is a symlink");
-	expect_refused(dir, through_deep, 2, "'dir' is a symlink");
-	assert_false(exists(outside, "file"));
-	assert_false(exists(outside, "sub"));
-	expect_refused(dir, twice, 2, "entry 'a': appears twice");
-	expect_refused(dir, file_then_dir, 2, "entry 'a/b'");
+	expect_refused(f->dir, dotdot, 1, "entry './usr/../../evil': a '..' component is refused");
+	expect_refused(f->dir, dotdot2, 1, "'..'");
+	assert_false(th_exists_at(f->dir, "evil"));
+	assert_false(th_exists_at(f->dir, "root/evil"));
+	expect_refused(f->dir, absolute, 1, "entry '/etc/evil': an absolute path is refused");
+	expect_refused(f->dir, through, 2, "entry 'dir/file': 'dir' is a symlink");
+	expect_refused(f->dir, through_deep, 2, "'dir' is a symlink");
+	assert_false(th_exists_at(outside, "file"));
+	assert_false(th_exists_at(outside, "sub"));
+	expect_refused(f->dir, twice, 2, "entry 'a': appears twice");
+	expect_refused(f->dir, file_then_dir, 2, "entry 'a/b'");
 	free(outside);
 	free(outside_file);
-	tmpdir_remove(dir);
 }
 
 /* --- a rebuild over an earlier tree --- */
-
-static ino_t inode_of(const char *dir, const char *rel)
-{
-	char *path = dos_path_join(dir, rel);
-	struct stat st;
-
-	assert_int_equal(lstat(path, &st), 0);
-	free(path);
-	return st.st_ino;
-}
-
-static void assert_link(const char *dir, const char *rel, const char *target)
-{
-	char *path = dos_path_join(dir, rel);
-	char buf[256];
-	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
-
-	assert_true(n > 0);
-	buf[n] = '\0';
-	assert_string_equal(buf, target);
-	free(path);
-}
 
 /* The tree of an earlier run is taken over: files keep their inodes (an
  * unchanged one its bytes too), links are kept or replaced, and nothing is
  * written through a hard link to a file elsewhere. */
 static void test_over_earlier_tree(void **state)
 {
-	const struct tent v1[] = {
+	struct th_dir *f = *state;
+	const struct th_tent v1[] = {
 		{ "./usr/bin/tool", AE_IFREG, 0755, "version one, the longer text\n", 0 },
 		{ "./etc/same.conf", AE_IFREG, 0644, "same\n", 0 },
 		{ "./usr/lib/libx.so", AE_IFLNK, 0777, "libx.so.1", 0 },
@@ -608,7 +430,7 @@ static void test_over_earlier_tree(void **state)
 		{ "./usr/lib/libk.so", AE_IFLNK, 0777, "libx.so.1", 0 },
 		{ "./usr/share/old/gone.txt", AE_IFREG, 0644, "gone\n", 0 },
 	};
-	const struct tent v2[] = {
+	const struct th_tent v2[] = {
 		{ "./usr/bin/tool", AE_IFREG, 0700, "v2\n", 0 },
 		{ "./etc/same.conf", AE_IFREG, 0644, "same\n", 0 },
 		{ "./usr/lib/libx.so", AE_IFLNK, 0777, "libx.so.2", 0 },
@@ -619,71 +441,68 @@ static void test_over_earlier_tree(void **state)
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = make_tmpdir();
-	char *root = dos_path_join(dir, "root");
-	char *deb1 = deb_write(dir, "v1", v1, 6, "gzip", NULL, 100);
-	char *deb2 = deb_write(dir, "v2", v2, 7, "xz", NULL, 100);
+	char *deb1 = deb_write(f->dir, "v1", v1, 6, "gzip", NULL, 100);
+	char *deb2 = deb_write(f->dir, "v2", v2, 7, "xz", NULL, 100);
 	struct dos_extract_pkg pkg = { "v1", deb1 };
-	char *outside = dos_path_join(dir, "outside.txt");
-	char *lib1 = dos_path_join(root, "usr/lib/libx.so.1");
-	char *libdir = dos_path_join(root, "usr/lib");
+	char *outside = dos_path_join(f->dir, "outside.txt");
+	char *lib1 = dos_path_join(f->root, "usr/lib/libx.so.1");
+	char *libdir = dos_path_join(f->root, "usr/lib");
 	ino_t tool, same, link_k;
 
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), 0);
 	dos_extract_result_release(&res);
-	tool = inode_of(root, "usr/bin/tool");
-	same = inode_of(root, "etc/same.conf");
-	link_k = inode_of(root, "usr/lib/libk.so");
-	write_file(dir, "outside.txt", "outside\n", 0644);
+	tool = th_lstat_at(f->root, "usr/bin/tool").st_ino;
+	same = th_lstat_at(f->root, "etc/same.conf").st_ino;
+	link_k = th_lstat_at(f->root, "usr/lib/libk.so").st_ino;
+	write_file(f->dir, "outside.txt", "outside\n", 0644);
 	assert_int_equal(unlink(lib1), 0);
 	assert_int_equal(link(outside, lib1), 0);
-	write_file(root, "stale.txt", "stale\n", 0644);
+	write_file(f->root, "stale.txt", "stale\n", 0644);
 	assert_int_equal(chmod(libdir, 0700), 0);
 
 	pkg = (struct dos_extract_pkg){ "v2", deb2 };
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 2, &res), 0);
-	assert_text(root, "usr/bin/tool", "v2\n");
-	assert_int_equal(inode_of(root, "usr/bin/tool"), tool);
-	assert_int_equal(mode_of(root, "usr/bin/tool") & 07777, 0700);
-	assert_text(root, "etc/same.conf", "same\n");
-	assert_int_equal(inode_of(root, "etc/same.conf"), same);
-	assert_text(dir, "outside.txt", "outside\n");
-	assert_text(root, "usr/lib/libx.so.1", "new lib\n");
-	assert_link(root, "usr/lib/libx.so", "libx.so.2");
-	assert_int_equal(inode_of(root, "usr/lib/libk.so"), link_k);
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 2, &res), 0);
+	assert_text(f->root, "usr/bin/tool", "v2\n");
+	assert_int_equal(th_lstat_at(f->root, "usr/bin/tool").st_ino, tool);
+	assert_int_equal(th_lstat_at(f->root, "usr/bin/tool").st_mode & 07777, 0700);
+	assert_text(f->root, "etc/same.conf", "same\n");
+	assert_int_equal(th_lstat_at(f->root, "etc/same.conf").st_ino, same);
+	assert_text(f->dir, "outside.txt", "outside\n");
+	assert_text(f->root, "usr/lib/libx.so.1", "new lib\n");
+	th_assert_link(f->root, "usr/lib/libx.so", "libx.so.2");
+	assert_int_equal(th_lstat_at(f->root, "usr/lib/libk.so").st_ino, link_k);
 
 	/* What the earlier run left and no package ships goes. */
-	assert_true(exists(root, "stale.txt"));
-	assert_int_equal(dos_assemble_prune(&ctx, root, &res), 0);
-	assert_false(exists(root, "stale.txt"));
-	assert_false(exists(root, "usr/share/old"));
-	assert_true(exists(root, "usr/share/keep"));
-	assert_true(exists(root, "usr/bin/tool"));
-	assert_true(exists(root, "usr/lib/libx.so.2"));
+	assert_true(th_exists_at(f->root, "stale.txt"));
+	assert_int_equal(dos_assemble_prune(&ctx, f->root, &res), 0);
+	assert_false(th_exists_at(f->root, "stale.txt"));
+	assert_false(th_exists_at(f->root, "usr/share/old"));
+	assert_true(th_exists_at(f->root, "usr/share/keep"));
+	assert_true(th_exists_at(f->root, "usr/bin/tool"));
+	assert_true(th_exists_at(f->root, "usr/lib/libx.so.2"));
 	/* A folder no package lists is 0755, as in a new tree. */
-	assert_int_equal(mode_of(root, "usr/lib") & 07777, 0755);
+	assert_int_equal(th_lstat_at(f->root, "usr/lib").st_mode & 07777, 0755);
 	dos_extract_result_release(&res);
 
 	/* A folder where a file now goes: the caller starts over. */
 	pkg = (struct dos_extract_pkg){ "v1", deb1 };
 	free(lib1);
-	lib1 = dos_path_join(root, "etc/same.conf");
+	lib1 = dos_path_join(f->root, "etc/same.conf");
 	assert_int_equal(unlink(lib1), 0);
-	write_file(root, "etc/same.conf/inside", "", 0644);
-	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	write_file(f->root, "etc/same.conf/inside", "", 0644);
+	assert_true(extract(&ctx, f->root, &pkg, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "etc/same.conf"));
 	free(libdir);
 	free(lib1);
 	free(outside);
 	free(deb1);
 	free(deb2);
-	free(root);
-	tmpdir_remove(dir);
 }
 
 static void test_devices_setuid(void **state)
 {
-	const struct tent ents[] = {
+	struct th_dir *f = *state;
+	const struct th_tent ents[] = {
 		{ "./dev/null2", AE_IFCHR, 0666, NULL, 0 },
 		{ "./run/fifo", AE_IFIFO, 0644, NULL, 0 },
 		{ "./usr/bin/su-ish", AE_IFREG, 04755, "setuid!", 0 },
@@ -691,20 +510,18 @@ static void test_devices_setuid(void **state)
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = make_tmpdir();
-	char *root = dos_path_join(dir, "root");
-	char *deb = deb_write(dir, "special", ents, 4, "gzip", NULL, 100);
+	char *deb = deb_write(f->dir, "special", ents, 4, "gzip", NULL, 100);
 	struct dos_extract_pkg pkg = { "special", deb };
 
-	assert_int_equal(extract(&ctx, root, &pkg, 1, 1, &res), 0);
-	assert_false(exists(root, "dev/null2"));
-	assert_false(exists(root, "run/fifo"));
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), 0);
+	assert_false(th_exists_at(f->root, "dev/null2"));
+	assert_false(th_exists_at(f->root, "run/fifo"));
 	assert_int_equal(res.n_skipped, 2);
 	assert_string_equal(res.skipped[0].path, "dev/null2");
 	assert_true(S_ISCHR(res.skipped[0].mode));
 	assert_true(S_ISFIFO(res.skipped[1].mode));
-	assert_int_equal(mode_of(root, "usr/bin/su-ish") & 07777, 0755);
-	assert_int_equal(mode_of(root, "var/mail") & 07777, 0775);
+	assert_int_equal(th_lstat_at(f->root, "usr/bin/su-ish").st_mode & 07777, 0755);
+	assert_int_equal(th_lstat_at(f->root, "var/mail").st_mode & 07777, 0775);
 	assert_int_equal(res.n_setids, 2);
 	assert_string_equal(res.setids[0].path, "usr/bin/su-ish");
 	assert_string_equal(res.setids[0].package, "special");
@@ -713,48 +530,43 @@ static void test_devices_setuid(void **state)
 	assert_false(dos_strv_contains(&res.pkgs[0].paths, "dev/null2"));
 	dos_extract_result_release(&res);
 	free(deb);
-	free(root);
-	tmpdir_remove(dir);
 }
 
 static void test_truncated(void **state)
 {
+	struct th_dir *f = *state;
 	char content[40000];
-	const struct tent ents[] = {
+	const struct th_tent ents[] = {
 		{ "./usr/share/blob", AE_IFREG, 0644, content, sizeof(content) },
 	};
 	struct dos_ctx ctx;
 	struct dos_extract_result res;
-	char *dir = make_tmpdir();
-	char *root = dos_path_join(dir, "root");
 	struct dos_extract_pkg pkg = { "cut", NULL };
 	char *deb;
 
 	for (size_t i = 0; i < sizeof(content); i++)
 		content[i] = (char)('a' + i % 26);
-	deb = deb_write(dir, "cut", ents, 1, NULL, NULL, 50);
+	deb = deb_write(f->dir, "cut", ents, 1, NULL, NULL, 50);
 	pkg.path = deb;
-	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	assert_true(extract(&ctx, f->root, &pkg, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "package 'cut'"));
 	assert_non_null(strstr(ctx.msg, "entry 'usr/share/blob': truncated"));
 	free(deb);
 
 	/* A compressed stream cut short. */
-	deb = deb_write(dir, "cutgz", ents, 1, "xz", NULL, 60);
+	deb = deb_write(f->dir, "cutgz", ents, 1, "xz", NULL, 60);
 	pkg = (struct dos_extract_pkg){ "cutgz", deb };
-	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	assert_true(extract(&ctx, f->root, &pkg, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "package 'cutgz'"));
 	free(deb);
 
 	/* The .deb file itself cut short. */
-	deb = deb_write(dir, "cutdeb", ents, 1, NULL, NULL, 100);
+	deb = deb_write(f->dir, "cutdeb", ents, 1, NULL, NULL, 100);
 	assert_int_equal(truncate(deb, 20000), 0);
 	pkg = (struct dos_extract_pkg){ "cutdeb", deb };
-	assert_true(extract(&ctx, root, &pkg, 1, 1, &res) < 0);
+	assert_true(extract(&ctx, f->root, &pkg, 1, 1, &res) < 0);
 	assert_non_null(strstr(ctx.msg, "package 'cutdeb'"));
 	free(deb);
-	free(root);
-	tmpdir_remove(dir);
 }
 
 /* --- alternatives and licenses --- */
@@ -797,6 +609,7 @@ static void test_parse_alternatives(void **state)
 
 static void test_apply_alternatives(void **state)
 {
+	struct th_dir *f = *state;
 	struct dos_alternative alts[] = {
 		{ "/usr/bin/editor", "editor", "/usr/bin/ed-a", 50, "a", NULL },
 		{ "/usr/share/man/man1/editor.1", "editor.1", "/usr/share/man/man1/ed-a.1", 50, "a", "editor" },
@@ -808,31 +621,29 @@ static void test_apply_alternatives(void **state)
 	};
 	struct dos_extract_result res = { .alternatives = alts, .n_alternatives = 7 };
 	struct dos_ctx ctx;
-	char *dir = make_tmpdir();
 	char link[64];
 	char *path;
 
 	dos_ctx_init(&ctx);
 	ctx.log_level = DOS_LOG_ERROR;
-	write_file(dir, "usr/bin/file", "a real file", 0755);
-	path = dos_path_join(dir, "usr/bin/pager");
+	write_file(f->dir, "usr/bin/file", "a real file", 0755);
+	path = dos_path_join(f->dir, "usr/bin/pager");
 	assert_int_equal(symlink("stale", path), 0);
-	assert_int_equal(dos_extract_apply_alternatives(&ctx, dir, &res), 2);
+	assert_int_equal(dos_extract_apply_alternatives(&ctx, f->dir, &res), 2);
 	free(path);
-	path = dos_path_join(dir, "usr/bin/editor");
+	path = dos_path_join(f->dir, "usr/bin/editor");
 	memset(link, 0, sizeof(link));
 	assert_true(readlink(path, link, sizeof(link) - 1) > 0);
 	assert_string_equal(link, "../lib/b/bin/ed-b");
 	free(path);
-	path = dos_path_join(dir, "usr/bin/pager");
+	path = dos_path_join(f->dir, "usr/bin/pager");
 	memset(link, 0, sizeof(link));
 	assert_true(readlink(path, link, sizeof(link) - 1) > 0);
 	assert_string_equal(link, "less");
 	free(path);
-	assert_false(exists(dir, "usr/share/man/man1/editor.1"));   /* a's slave lost with a */
-	assert_false(exists(dir, "etc"));
-	assert_text(dir, "usr/bin/file", "a real file");
-	tmpdir_remove(dir);
+	assert_false(th_exists_at(f->dir, "usr/share/man/man1/editor.1"));   /* a's slave lost with a */
+	assert_false(th_exists_at(f->dir, "etc"));
+	assert_text(f->dir, "usr/bin/file", "a real file");
 }
 
 static void test_parse_license(void **state)
@@ -856,18 +667,18 @@ static void test_parse_license(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dpkg_deb_compressions),
-		cmocka_unit_test(test_not_a_deb),
-		cmocka_unit_test(test_handmade_filters),
-		cmocka_unit_test(test_hardlink_becomes_copy),
-		cmocka_unit_test(test_same_content_no_conflict),
-		cmocka_unit_test(test_conflict_earlier_wins),
-		cmocka_unit_test(test_hostile_paths),
-		cmocka_unit_test(test_over_earlier_tree),
-		cmocka_unit_test(test_devices_setuid),
-		cmocka_unit_test(test_truncated),
+		cmocka_unit_test_setup_teardown(test_dpkg_deb_compressions, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_deb, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_handmade_filters, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_hardlink_becomes_copy, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_same_content_no_conflict, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_conflict_earlier_wins, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_paths, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_over_earlier_tree, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_devices_setuid, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_truncated, setup, th_dir_teardown),
 		cmocka_unit_test(test_parse_alternatives),
-		cmocka_unit_test(test_apply_alternatives),
+		cmocka_unit_test_setup_teardown(test_apply_alternatives, setup, th_dir_teardown),
 		cmocka_unit_test(test_parse_license),
 	};
 	return cmocka_run_group_tests_name("extract", tests, NULL, NULL);

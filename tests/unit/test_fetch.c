@@ -6,99 +6,27 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "fetch.h"
 #include "progress.h"
 #include "util.h"
 
 #include <dirent.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-struct server {
-	pid_t pid;
-	int port;
-	char *log;
-};
 
 struct fixture {
 	struct dos_ctx ctx;
 	char *dir;       /* the temporary folder */
 	char *root;      /* what the server serves */
 	struct dos_cache *cache;
-	struct server srv;
+	struct th_httpd srv;
 	char sha_a[DOS_SHA256_HEX], sha_b[DOS_SHA256_HEX];
 	size_t len_a, len_b;
 };
-
-static char *helper_path(void)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *dir, *path;
-
-	assert_true(n > 0);
-	exe[n] = '\0';
-	dir = dos_path_dirname(exe);
-	path = dos_path_join(dir, "httpd");
-	free(dir);
-	return path;
-}
-
-static void server_start(struct fixture *f, const char *fault)
-{
-	char *portfile = dos_path_join(f->dir, "port");
-	char *exe = helper_path();
-	char *data = NULL;
-
-	unlink(portfile);
-	f->srv.log = dos_path_join(f->dir, "httpd.log");
-	unlink(f->srv.log);
-	f->srv.pid = fork();
-	assert_true(f->srv.pid >= 0);
-	if (f->srv.pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execl(exe, "httpd", portfile, f->root, "--log", f->srv.log,
-		      fault ? "--fault" : NULL, fault, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500 && access(portfile, F_OK) != 0; i++)
-		usleep(10000);
-	assert_int_equal(dos_read_file(&f->ctx, portfile, 100, &data, NULL), 0);
-	f->srv.port = atoi(data);
-	free(data);
-	free(portfile);
-	free(exe);
-}
-
-static void server_stop(struct fixture *f)
-{
-	if (f->srv.pid > 0) {
-		kill(f->srv.pid, SIGTERM);
-		waitpid(f->srv.pid, NULL, 0);
-	}
-	f->srv.pid = 0;
-	free(f->srv.log);
-	f->srv.log = NULL;
-}
-
-/* How many logged requests contain needle. */
-static int server_count(struct fixture *f, const char *needle)
-{
-	char *data = NULL, *p;
-	int n = 0;
-
-	if (dos_read_file(&f->ctx, f->srv.log, 1 << 20, &data, NULL) < 0)
-		return 0;
-	for (p = data; (p = strstr(p, needle)); p++)
-		n++;
-	free(data);
-	return n;
-}
 
 static char *url_of(struct fixture *f, const char *name)
 {
@@ -121,8 +49,7 @@ static int setup(void **state)
 	dos_ctx_init(&f->ctx);
 	f->ctx.progress = false;
 	f->ctx.jobs = 2;
-	f->dir = dos_xstrdup("/tmp/diracos-test-fetch-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	f->dir = th_tmpdir("fetch");
 	f->root = dos_path_join(f->dir, "root");
 	assert_int_equal(dos_mkdir_p(&f->ctx, f->root, 0755), 0);
 	f->len_a = 200000;
@@ -147,7 +74,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	server_stop(f);
+	th_httpd_stop(&f->srv);
 	dos_cache_free(f->cache);
 	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
 	free(f->root);
@@ -177,7 +104,7 @@ static void test_fetch_success(void **state)
 	char *url_a, *expect, *data = NULL;
 	size_t len;
 
-	server_start(f, NULL);
+	th_httpd_start(&f->srv, f->dir, f->root, NULL);
 	url_a = url_of(f, "a.bin");
 	struct dos_fetch_item items[] = {
 		{ .url = url_a, .sha256 = f->sha_a, .size = f->len_a, .name = "a.bin" },
@@ -193,7 +120,7 @@ static void test_fetch_success(void **state)
 	assert_true(dos_cache_has(f->cache, f->sha_b));
 	assert_int_equal(dos_read_file(&f->ctx, items[1].path, 100, &data, &len), 0);
 	assert_string_equal(data, "hello");
-	assert_int_equal(server_count(f, "GET /a.bin 200"), 1);
+	assert_int_equal(th_httpd_count(&f->srv, "GET /a.bin 200"), 1);
 	assert_no_temporaries(f);
 	dos_fetch_items_release(items, 2);
 	free(data);
@@ -207,16 +134,16 @@ static void test_fetch_cached_is_not_downloaded(void **state)
 	struct fixture *f = *state;
 	char *url;
 
-	server_start(f, NULL);
+	th_httpd_start(&f->srv, f->dir, f->root, NULL);
 	url = url_of(f, "a.bin");
 	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_a, .size = f->len_a };
 	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), 0);
 	dos_fetch_items_release(&item, 1);
 	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), 0);
 	dos_fetch_items_release(&item, 1);
-	assert_int_equal(server_count(f, "GET /a.bin"), 1);
+	assert_int_equal(th_httpd_count(&f->srv, "GET /a.bin"), 1);
 	/* With the server gone, the cache still answers. */
-	server_stop(f);
+	th_httpd_stop(&f->srv);
 	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), 0);
 	assert_non_null(item.path);
 	dos_fetch_items_release(&item, 1);
@@ -228,7 +155,7 @@ static void test_fetch_404(void **state)
 	struct fixture *f = *state;
 	char *url, *bad;
 
-	server_start(f, NULL);
+	th_httpd_start(&f->srv, f->dir, f->root, NULL);
 	url = url_of(f, "a.bin");
 	bad = url_of(f, "curl_7.88.1-10_amd64.deb");
 	struct dos_fetch_item items[] = {
@@ -243,7 +170,7 @@ static void test_fetch_404(void **state)
 	assert_non_null(strstr(f->ctx.msg, "HTTP 404"));
 	assert_string_equal(items[1].error, f->ctx.msg);
 	/* A 404 is final: asked once. */
-	assert_int_equal(server_count(f, "curl_7.88.1-10_amd64.deb 404"), 1);
+	assert_int_equal(th_httpd_count(&f->srv, "curl_7.88.1-10_amd64.deb 404"), 1);
 	assert_false(dos_cache_has(f->cache, f->sha_b));
 	dos_fetch_items_release(items, 2);
 	free(url);
@@ -255,13 +182,13 @@ static void test_fetch_retries_503(void **state)
 	struct fixture *f = *state;
 	char *url;
 
-	server_start(f, "fail-first-2");
+	th_httpd_start(&f->srv, f->dir, f->root, "fail-first-2");
 	url = url_of(f, "b.bin");
 	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_b, .size = 5 };
 	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), 0);
 	assert_int_equal(f->ctx.code, 0);
-	assert_int_equal(server_count(f, " 503"), 2);
-	assert_int_equal(server_count(f, " 200"), 1);
+	assert_int_equal(th_httpd_count(&f->srv, " 503"), 2);
+	assert_int_equal(th_httpd_count(&f->srv, " 200"), 1);
 	assert_true(dos_cache_has(f->cache, f->sha_b));
 	dos_fetch_items_release(&item, 1);
 	free(url);
@@ -272,12 +199,12 @@ static void test_fetch_503_gives_up(void **state)
 	struct fixture *f = *state;
 	char *url;
 
-	server_start(f, "fail-first-10");
+	th_httpd_start(&f->srv, f->dir, f->root, "fail-first-10");
 	url = url_of(f, "b.bin");
 	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_b };
 	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), DOS_ENET);
 	assert_non_null(strstr(f->ctx.msg, "HTTP 503 (after 3 tries)"));
-	assert_int_equal(server_count(f, " 503"), 3);
+	assert_int_equal(th_httpd_count(&f->srv, " 503"), 3);
 	dos_fetch_items_release(&item, 1);
 	free(url);
 }
@@ -287,13 +214,13 @@ static void test_fetch_truncated(void **state)
 	struct fixture *f = *state;
 	char *url;
 
-	server_start(f, "truncate");
+	th_httpd_start(&f->srv, f->dir, f->root, "truncate");
 	url = url_of(f, "a.bin");
 	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_a, .size = f->len_a };
 	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), DOS_ENET);
 	assert_non_null(strstr(f->ctx.msg, "file 'a.bin' from http://"));
 	assert_non_null(strstr(f->ctx.msg, "(after 3 tries)"));
-	assert_int_equal(server_count(f, "GET /a.bin"), 3);
+	assert_int_equal(th_httpd_count(&f->srv, "GET /a.bin"), 3);
 	assert_false(dos_cache_has(f->cache, f->sha_a));
 	assert_no_temporaries(f);
 	dos_fetch_items_release(&item, 1);
@@ -305,7 +232,7 @@ static void test_fetch_corrupt(void **state)
 	struct fixture *f = *state;
 	char *url, *expect;
 
-	server_start(f, "corrupt");
+	th_httpd_start(&f->srv, f->dir, f->root, "corrupt");
 	url = url_of(f, "a.bin");
 	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_a, .size = f->len_a,
 				       .name = "curl_7.88.1-10_amd64.deb" };
@@ -314,7 +241,7 @@ static void test_fetch_corrupt(void **state)
 			       "(expected %s, got ", url, f->sha_a);
 	assert_non_null(strstr(f->ctx.msg, expect));
 	/* Retried once, then reported. */
-	assert_int_equal(server_count(f, "GET /a.bin"), 2);
+	assert_int_equal(th_httpd_count(&f->srv, "GET /a.bin"), 2);
 	assert_false(dos_cache_has(f->cache, f->sha_a));
 	assert_no_temporaries(f);
 	dos_fetch_items_release(&item, 1);
@@ -327,7 +254,7 @@ static void test_fetch_size_mismatch(void **state)
 	struct fixture *f = *state;
 	char *url;
 
-	server_start(f, NULL);
+	th_httpd_start(&f->srv, f->dir, f->root, NULL);
 	url = url_of(f, "a.bin");
 	/* The right digest but a smaller announced size: the body is cut off
 	 * as soon as it grows past it. */
@@ -345,7 +272,7 @@ static void test_fetch_stall(void **state)
 	int64_t start;
 	char *url;
 
-	server_start(f, "stall");
+	th_httpd_start(&f->srv, f->dir, f->root, "stall");
 	url = url_of(f, "a.bin");
 	f->cache->stall_timeout_s = 2;
 	f->cache->tries = 1;
@@ -365,7 +292,7 @@ static void test_fetch_to_file(void **state)
 	struct fixture *f = *state;
 	char *url, *dest = dos_path_join(f->dir, "InRelease"), *data = NULL, *expect;
 
-	server_start(f, NULL);
+	th_httpd_start(&f->srv, f->dir, f->root, NULL);
 	url = url_of(f, "b.bin");
 	assert_int_equal(dos_fetch_to_file(&f->ctx, url, dest), 0);
 	assert_int_equal(dos_read_file(&f->ctx, dest, 100, &data, NULL), 0);
@@ -439,7 +366,7 @@ static void test_fetch_many_in_parallel(void **state)
 		write_file(f, name, body, (size_t)n);
 		dos_sha256_buf(body, (size_t)n, sha[i]);
 	}
-	server_start(f, NULL);
+	th_httpd_start(&f->srv, f->dir, f->root, NULL);
 	for (int i = 0; i < 40; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "f%d", i);

@@ -5,27 +5,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "mirror.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct fixture {
-	struct dos_ctx ctx;
-	char *dir;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = dos_xcalloc(1, sizeof(*f));
-	char *d;
+	struct th_dir *f = th_dir_new("mirror");
+	char *d = dos_path_join(f->dir, "sources.list.d");
 
-	dos_ctx_init(&f->ctx);
-	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-mirror-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	d = dos_path_join(f->dir, "sources.list.d");
 	assert_int_equal(dos_mkdir_p(&f->ctx, d, 0755), 0);
 	free(d);
 	unsetenv("DIRACOS_MIRROR");
@@ -34,17 +26,7 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
-static void put(struct fixture *f, const char *name, const char *text)
+static void put(struct th_dir *f, const char *name, const char *text)
 {
 	char *path = dos_path_join(f->dir, name);
 
@@ -52,7 +34,7 @@ static void put(struct fixture *f, const char *name, const char *text)
 	free(path);
 }
 
-static void assert_mirror(struct fixture *f, const char *suite, const char *expect)
+static void assert_mirror(struct th_dir *f, const char *suite, const char *expect)
 {
 	char *m = dos_mirror_from_sources_dir(&f->ctx, f->dir, suite);
 
@@ -76,7 +58,7 @@ static const char deb822[] =
 
 static void test_deb822(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char *m;
 
 	put(f, "sources.list.d/debian.sources", deb822);
@@ -91,7 +73,7 @@ static void test_deb822(void **state)
 
 static void test_one_line(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 
 	put(f, "sources.list",
 	    "# deb http://commented.example/debian bookworm main\n"
@@ -106,7 +88,7 @@ static void test_one_line(void **state)
 
 static void test_skips_third_party(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char *m;
 
 	/* Sorted before the Debian file, and one even names a Debian suite. */
@@ -134,7 +116,7 @@ static void test_skips_third_party(void **state)
 
 static void test_malformed_file_skipped(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 
 	put(f, "sources.list.d/a-broken.sources", "Types deb\n\0\n");
 	put(f, "sources.list.d/b.list", "deb\n\n[\ndeb [unterminated\n");
@@ -144,7 +126,7 @@ static void test_malformed_file_skipped(void **state)
 
 static void test_env_and_configured(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char *m;
 
 	setenv("DIRACOS_MIRROR", "http://env.example/debian/", 1);
@@ -164,7 +146,7 @@ static void test_env_and_configured(void **state)
 
 static void test_security_derived(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char *m;
 
 	put(f, "sources.list", "deb http://one.example/debian bookworm main\n");
@@ -181,12 +163,12 @@ static void test_security_derived(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_deb822, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_skips_third_party, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_file_skipped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_env_and_configured, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_security_derived, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deb822, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_one_line, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_skips_third_party, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_file_skipped, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_env_and_configured, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_security_derived, setup, th_dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "pack.h"
 #include "run.h"
 #include "util.h"
@@ -34,14 +36,6 @@
 /* A path over 100 bytes that ustar's prefix field can still hold. */
 #define SPLIT_PATH "long/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/" \
 	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.txt"
-
-static char *make_tmpdir(void)
-{
-	char *t = strdup("/tmp/diracos-test-pack-XXXXXX");
-
-	assert_non_null(mkdtemp(t));
-	return t;
-}
 
 static void write_file(const char *root, const char *rel, const char *text, mode_t mode)
 {
@@ -162,44 +156,55 @@ static bool files_equal(const char *a, const char *b)
 	return same;
 }
 
-static size_t count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	size_t n = 0;
+/* Each test's folder, and the tree it packs there (tree, made by the test). */
+struct fixture {
+	struct dos_ctx ctx;
+	struct dos_strv comp;      /* the compressions asked for */
+	char *dir, *tree;
+};
 
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
+static int setup(void **state)
+{
+	struct fixture *f = dos_xcalloc(1, sizeof(*f));
+
+	dos_ctx_init(&f->ctx);
+	f->dir = th_tmpdir("pack");
+	f->tree = dos_path_join(f->dir, "tree");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	dos_strv_release(&f->comp);
+	th_tmpdir_remove(f->dir);
+	free(f->tree);
+	free(f);
+	return 0;
 }
 
 static void test_reproducible(void **state)
 {
-	struct dos_ctx ctx;
-	struct dos_strv comp = { 0 };
+	struct fixture *f = *state;
 	struct dos_pack_result r1, r2;
-	char *dir = make_tmpdir();
-	char *tree = dos_path_join(dir, "tree");
-	char *out1 = dos_path_join(dir, "out1"), *out2 = dos_path_join(dir, "out2");
+	char *out1 = dos_path_join(f->dir, "out1"), *out2 = dos_path_join(f->dir, "out2");
 
-	dos_ctx_init(&ctx);
-	dos_strv_push(&comp, "zstd");
-	dos_strv_push(&comp, "gzip");
-	dos_strv_push(&comp, "xz");
+	dos_strv_push(&f->comp, "zstd");
+	dos_strv_push(&f->comp, "gzip");
+	dos_strv_push(&f->comp, "xz");
 	assert_int_equal(mkdir(out1, 0755), 0);
 	assert_int_equal(mkdir(out2, 0755), 0);
-	make_tree(tree, false);
-	touch_all(tree, "", 1);
-	assert_int_equal(pack_tree(&ctx, tree, out1, 1, &comp, &r1), 0);
+	make_tree(f->tree, false);
+	touch_all(f->tree, "", 1);
+	assert_int_equal(pack_tree(&f->ctx, f->tree, out1, 1, &f->comp, &r1), 0);
 
 	/* Recreated in the other order, other times, other thread count. */
-	assert_int_equal(dos_rm_rf(&ctx, tree), 0);
-	make_tree(tree, true);
-	touch_all(tree, "", 42);
-	assert_int_equal(pack_tree(&ctx, tree, out2, 3, &comp, &r2), 0);
+	assert_int_equal(dos_rm_rf(&f->ctx, f->tree), 0);
+	make_tree(f->tree, true);
+	touch_all(f->tree, "", 42);
+	assert_int_equal(pack_tree(&f->ctx, f->tree, out2, 3, &f->comp, &r2), 0);
 
 	assert_int_equal(r1.paths.n, 3);
 	assert_int_equal(r2.paths.n, 3);
@@ -216,15 +221,11 @@ static void test_reproducible(void **state)
 	assert_int_equal(r1.bytes, strlen("#!/bin/sh\necho hi\n") + strlen("setuid\n") +
 			 strlen("\177ELF not really\n") + 3 + 2 + 4 + 5 + 6);
 	/* Nothing but the tarballs: no temporaries left. */
-	assert_int_equal(count_dir(out1), 3);
+	assert_int_equal(th_count_dir(out1), 3);
 	dos_pack_result_release(&r1);
 	dos_pack_result_release(&r2);
-	dos_strv_release(&comp);
-	dos_rm_rf(&ctx, dir);
-	free(tree);
 	free(out1);
 	free(out2);
-	free(dir);
 }
 
 struct seen {
@@ -346,21 +347,17 @@ static void check_raw_headers(const char *path)
 
 static void test_contents(void **state)
 {
-	struct dos_ctx ctx;
-	struct dos_strv comp = { 0 };
+	struct fixture *f = *state;
 	struct dos_pack_result res;
 	struct seen seen[64];
-	char *dir = make_tmpdir();
-	char *tree = dos_path_join(dir, "tree");
-	char *link = dos_path_join(dir, "link");
+	char *link = dos_path_join(f->dir, "link");
 	size_t n;
 
-	dos_ctx_init(&ctx);
-	dos_strv_push(&comp, "gzip");
-	make_tree(tree, false);
+	dos_strv_push(&f->comp, "gzip");
+	make_tree(f->tree, false);
 	/* Through a symlink to the tree: the top folder is still a folder. */
 	assert_int_equal(symlink("tree", link), 0);
-	assert_int_equal(pack_tree(&ctx, link, dir, 2, &comp, &res), 0);
+	assert_int_equal(pack_tree(&f->ctx, link, f->dir, 2, &f->comp, &res), 0);
 	n = read_back(res.paths.v[0], seen, 64);
 	assert_int_equal(n, N_EXPECTED);
 	for (size_t i = 0; i < n; i++) {
@@ -384,118 +381,90 @@ static void test_contents(void **state)
 		free(seen[i].link);
 	}
 	dos_pack_result_release(&res);
-	dos_strv_release(&comp);
-	dos_rm_rf(&ctx, dir);
 	free(link);
-	free(tree);
-	free(dir);
 }
 
 static void test_system_tools_read_it(void **state)
 {
-	struct dos_ctx ctx;
-	struct dos_strv comp = { 0 };
+	struct fixture *f = *state;
 	struct dos_pack_result res;
-	char *dir = make_tmpdir();
-	char *tree = dos_path_join(dir, "tree");
 	char *out = NULL;
 
-	dos_ctx_init(&ctx);
-	dos_strv_push(&comp, "gzip");
-	dos_strv_push(&comp, "zstd");
-	make_tree(tree, false);
-	assert_int_equal(pack_tree(&ctx, tree, dir, 2, &comp, &res), 0);
+	dos_strv_push(&f->comp, "gzip");
+	dos_strv_push(&f->comp, "zstd");
+	make_tree(f->tree, false);
+	assert_int_equal(pack_tree(&f->ctx, f->tree, f->dir, 2, &f->comp, &res), 0);
 
 	char *gz_argv[] = { "tar", "-tzf", res.paths.v[0], NULL };
-	assert_int_equal(dos_run_capture(&ctx, gz_argv, NULL, &out, NULL), 0);
+	assert_int_equal(dos_run_capture(&f->ctx, gz_argv, NULL, &out, NULL), 0);
 	assert_non_null(strstr(out, "diracos/long/" LONG_NAME "\n"));
 	assert_non_null(strstr(out, "diracos/" SPLIT_PATH "\n"));
 	free(out);
 
 	char *zst_argv[] = { "sh", "-c", "zstd -dc \"$1\" | tar -tv", "sh", res.paths.v[1], NULL };
-	assert_int_equal(dos_run_capture(&ctx, zst_argv, NULL, &out, NULL), 0);
+	assert_int_equal(dos_run_capture(&f->ctx, zst_argv, NULL, &out, NULL), 0);
 	assert_non_null(strstr(out, "diracos/lib/libx.so -> libx.so.1\n"));
 	assert_non_null(strstr(out, "-rwxr-xr-x 0/0"));
 	free(out);
 	dos_pack_result_release(&res);
-	dos_strv_release(&comp);
-	dos_rm_rf(&ctx, dir);
-	free(tree);
-	free(dir);
 }
 
 static void test_hard_link_refused(void **state)
 {
-	struct dos_ctx ctx;
-	struct dos_strv comp = { 0 };
+	struct fixture *f = *state;
 	struct dos_pack_result res;
-	char *dir = make_tmpdir();
-	char *tree = dos_path_join(dir, "tree");
-	char *out = dos_path_join(dir, "out");
-	char *a = dos_path_join(tree, "bin/tool"), *b = dos_path_join(tree, "bin/tool2");
+	char *out = dos_path_join(f->dir, "out");
+	char *a = dos_path_join(f->tree, "bin/tool"), *b = dos_path_join(f->tree, "bin/tool2");
 
-	dos_ctx_init(&ctx);
-	dos_strv_push(&comp, "zstd");
+	dos_strv_push(&f->comp, "zstd");
 	assert_int_equal(mkdir(out, 0755), 0);
-	make_tree(tree, false);
+	make_tree(f->tree, false);
 	assert_int_equal(link(a, b), 0);
-	assert_int_equal(pack_tree(&ctx, tree, out, 1, &comp, &res), DOS_EFORMAT);
-	assert_non_null(strstr(ctx.msg, "/bin/tool"));
-	assert_non_null(strstr(ctx.msg, "hard link"));
-	assert_int_equal(count_dir(out), 0);
+	assert_int_equal(pack_tree(&f->ctx, f->tree, out, 1, &f->comp, &res), DOS_EFORMAT);
+	assert_non_null(strstr(f->ctx.msg, "/bin/tool"));
+	assert_non_null(strstr(f->ctx.msg, "hard link"));
+	assert_int_equal(th_count_dir(out), 0);
 	assert_int_equal(res.paths.n, 0);
 
 	/* A fifo is refused too. */
 	assert_int_equal(unlink(b), 0);
 	assert_int_equal(mkfifo(b, 0644), 0);
-	assert_int_equal(pack_tree(&ctx, tree, out, 1, &comp, &res), DOS_EFORMAT);
-	assert_non_null(strstr(ctx.msg, "bin/tool2': is a device, fifo or socket"));
-	assert_int_equal(count_dir(out), 0);
-	dos_strv_release(&comp);
-	dos_rm_rf(&ctx, dir);
+	assert_int_equal(pack_tree(&f->ctx, f->tree, out, 1, &f->comp, &res), DOS_EFORMAT);
+	assert_non_null(strstr(f->ctx.msg, "bin/tool2': is a device, fifo or socket"));
+	assert_int_equal(th_count_dir(out), 0);
 	free(a);
 	free(b);
-	free(tree);
 	free(out);
-	free(dir);
 }
 
 static void test_bad_options(void **state)
 {
-	struct dos_ctx ctx;
-	struct dos_strv comp = { 0 };
+	struct fixture *f = *state;
 	struct dos_pack_result res;
-	char *dir = make_tmpdir();
-	char *tree = dos_path_join(dir, "tree");
-	char *missing = dos_path_join(dir, "no/such/folder");
+	char *missing = dos_path_join(f->dir, "no/such/folder");
 
-	dos_ctx_init(&ctx);
-	make_tree(tree, false);
-	assert_int_equal(pack_tree(&ctx, tree, dir, 1, &comp, &res), DOS_ECONFIG);
-	dos_strv_push(&comp, "bzip2");
-	assert_int_equal(pack_tree(&ctx, tree, dir, 1, &comp, &res), DOS_ECONFIG);
-	assert_non_null(strstr(ctx.msg, "compression 'bzip2': unknown"));
-	dos_strv_release(&comp);
-	dos_strv_push(&comp, "zstd");
-	dos_strv_push(&comp, "zstd");
-	assert_int_equal(pack_tree(&ctx, tree, dir, 1, &comp, &res), DOS_ECONFIG);
-	assert_non_null(strstr(ctx.msg, "requested twice"));
-	dos_strv_release(&comp);
+	make_tree(f->tree, false);
+	assert_int_equal(pack_tree(&f->ctx, f->tree, f->dir, 1, &f->comp, &res), DOS_ECONFIG);
+	dos_strv_push(&f->comp, "bzip2");
+	assert_int_equal(pack_tree(&f->ctx, f->tree, f->dir, 1, &f->comp, &res), DOS_ECONFIG);
+	assert_non_null(strstr(f->ctx.msg, "compression 'bzip2': unknown"));
+	dos_strv_release(&f->comp);
+	dos_strv_push(&f->comp, "zstd");
+	dos_strv_push(&f->comp, "zstd");
+	assert_int_equal(pack_tree(&f->ctx, f->tree, f->dir, 1, &f->comp, &res), DOS_ECONFIG);
+	assert_non_null(strstr(f->ctx.msg, "requested twice"));
+	dos_strv_release(&f->comp);
 
-	struct dos_pack_opts o = { .root = tree, .top = "../x", .out_dir = dir, .basename = "b",
-				   .compression = &comp, .mtime = EPOCH };
-	dos_strv_push(&comp, "zstd");
-	assert_int_equal(dos_pack(&ctx, &o, &res), DOS_EUSAGE);
-	assert_non_null(strstr(ctx.msg, "top folder '../x'"));
+	struct dos_pack_opts o = { .root = f->tree, .top = "../x", .out_dir = f->dir,
+				   .basename = "b", .compression = &f->comp, .mtime = EPOCH };
+	dos_strv_push(&f->comp, "zstd");
+	assert_int_equal(dos_pack(&f->ctx, &o, &res), DOS_EUSAGE);
+	assert_non_null(strstr(f->ctx.msg, "top folder '../x'"));
 
 	/* An output folder that is not there: the error names the tarball. */
-	assert_int_equal(pack_tree(&ctx, tree, missing, 1, &comp, &res), DOS_EIO);
-	assert_non_null(strstr(ctx.msg, "no/such/folder/diracos-1.0-x86_64.tar.zst"));
-	dos_strv_release(&comp);
-	dos_rm_rf(&ctx, dir);
+	assert_int_equal(pack_tree(&f->ctx, f->tree, missing, 1, &f->comp, &res), DOS_EIO);
+	assert_non_null(strstr(f->ctx.msg, "no/such/folder/diracos-1.0-x86_64.tar.zst"));
 	free(missing);
-	free(tree);
-	free(dir);
 }
 
 /* Incompressible content, so the tarball cannot be small. */
@@ -523,59 +492,48 @@ static void check_failed_write(struct dos_ctx *ctx, int r, const char *out, cons
 	assert_int_equal(r, DOS_EIO);
 	assert_non_null(strstr(ctx->msg, "diracos-1.0-x86_64.tar."));
 	assert_non_null(strstr(ctx->msg, cause));
-	assert_int_equal(count_dir(out), 0);
+	assert_int_equal(th_count_dir(out), 0);
 }
 
 static void test_disk_full(void **state)
 {
-	struct dos_ctx ctx;
-	struct dos_strv comp = { 0 };
+	struct fixture *f = *state;
 	struct dos_pack_result res;
-	char *dir = make_tmpdir();
-	char *tree = dos_path_join(dir, "tree");
-	char *out = dos_path_join(dir, "out");
+	char *out = dos_path_join(f->dir, "out");
 	size_t left;
 	int r;
 
-	dos_ctx_init(&ctx);
-	make_tree(tree, false);
-	write_random(tree, "bin/big", 1 << 20);
+	make_tree(f->tree, false);
+	write_random(f->tree, "bin/big", 1 << 20);
 	assert_int_equal(mkdir(out, 0755), 0);
-	dos_strv_push(&comp, "zstd");
-	dos_strv_push(&comp, "gzip");
+	dos_strv_push(&f->comp, "zstd");
+	dos_strv_push(&f->comp, "gzip");
 	if (mount("tmpfs", out, "tmpfs", 0, "size=64k") < 0) {
 		printf("# skipping the full-disk case: cannot mount a tmpfs: %s\n", strerror(errno));
 	} else {
 		/* Nothing that can fail an assertion while the tmpfs is mounted. */
-		r = pack_tree(&ctx, tree, out, 2, &comp, &res);
-		left = count_dir(out);
+		r = pack_tree(&f->ctx, f->tree, out, 2, &f->comp, &res);
+		left = th_count_dir(out);
 		assert_int_equal(umount2(out, MNT_DETACH), 0);
-		printf("# %s\n", ctx.msg);
+		printf("# %s\n", f->ctx.msg);
 		assert_int_equal(left, 0);
-		check_failed_write(&ctx, r, out, "No space left on device");
+		check_failed_write(&f->ctx, r, out, "No space left on device");
 	}
-	dos_strv_release(&comp);
-	dos_rm_rf(&ctx, dir);
-	free(tree);
 	free(out);
-	free(dir);
 }
 
 /* The same failure anywhere, without mounting: a file size limit makes
  * write() fail with EFBIG. In a child, as the limit is per process. */
 static void test_file_size_limit(void **state)
 {
-	struct dos_ctx ctx;
-	char *dir = make_tmpdir();
-	char *tree = dos_path_join(dir, "tree");
-	char *out = dos_path_join(dir, "out");
+	struct fixture *f = *state;
+	char *out = dos_path_join(f->dir, "out");
 	int fds[2], status;
 	char msg[DOS_ERRMSG_MAX] = { 0 };
 	pid_t pid;
 
-	dos_ctx_init(&ctx);
-	make_tree(tree, false);
-	write_random(tree, "bin/big", 1 << 20);
+	make_tree(f->tree, false);
+	write_random(f->tree, "bin/big", 1 << 20);
 	assert_int_equal(mkdir(out, 0755), 0);
 	assert_int_equal(pipe(fds), 0);
 	pid = fork();
@@ -588,12 +546,10 @@ static void test_file_size_limit(void **state)
 		setrlimit(RLIMIT_FSIZE, &rl);
 		dos_strv_push(&comp, "xz");
 		dos_strv_push(&comp, "zstd");
-		int r = pack_tree(&ctx, tree, out, 2, &comp, &res);
-		ssize_t w = write(fds[1], ctx.msg, strlen(ctx.msg));
+		int r = pack_tree(&f->ctx, f->tree, out, 2, &comp, &res);
+		ssize_t w = write(fds[1], f->ctx.msg, strlen(f->ctx.msg));
 		dos_strv_release(&comp);
-		free(tree);
 		free(out);
-		free(dir);
 		_exit(r == DOS_EIO && w > 0 ? 0 : 1);
 	}
 	close(fds[1]);
@@ -602,40 +558,33 @@ static void test_file_size_limit(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	printf("# %s\n", msg);
-	assert_int_equal(count_dir(out), 0);
+	assert_int_equal(th_count_dir(out), 0);
 	assert_non_null(strstr(msg, "File too large"));
 	assert_non_null(strstr(msg, "diracos-1.0-x86_64.tar."));
-	dos_rm_rf(&ctx, dir);
-	free(tree);
 	free(out);
-	free(dir);
 }
 
 /* The level changes the bytes of the compressed stream only: 0 is zstd's
  * default, 3, and any level holds the same tar. */
 static void test_zstd_level(void **state)
 {
+	struct fixture *f = *state;
 	static const int levels[] = { 0, 3, 19 };
-	struct dos_ctx ctx;
-	struct dos_strv comp = { 0 };
 	struct dos_pack_result r[3];
-	char *dir = make_tmpdir();
-	char *tree = dos_path_join(dir, "tree");
 	char *tar[3];
 	size_t len[3];
 
-	dos_ctx_init(&ctx);
-	dos_strv_push(&comp, "zstd");
-	make_tree(tree, false);
+	dos_strv_push(&f->comp, "zstd");
+	make_tree(f->tree, false);
 	for (size_t i = 0; i < 3; i++) {
-		char *out = dos_xasprintf("%s/out%zu", dir, i);
+		char *out = dos_xasprintf("%s/out%zu", f->dir, i);
 		struct dos_pack_opts o = {
-			.root = tree, .top = "diracos", .out_dir = out,
-			.basename = "diracos-1.0-x86_64", .compression = &comp, .mtime = EPOCH,
+			.root = f->tree, .top = "diracos", .out_dir = out,
+			.basename = "diracos-1.0-x86_64", .compression = &f->comp, .mtime = EPOCH,
 			.threads = 2, .zstd_level = levels[i],
 		};
 		assert_int_equal(mkdir(out, 0755), 0);
-		assert_int_equal(dos_pack(&ctx, &o, &r[i]), 0);
+		assert_int_equal(dos_pack(&f->ctx, &o, &r[i]), 0);
 		tar[i] = decompress(r[i].paths.v[0], &len[i]);
 		free(out);
 	}
@@ -648,10 +597,6 @@ static void test_zstd_level(void **state)
 		dos_pack_result_release(&r[i]);
 		free(tar[i]);
 	}
-	dos_strv_release(&comp);
-	dos_rm_rf(&ctx, dir);
-	free(tree);
-	free(dir);
 }
 
 static void test_source_date_epoch(void **state)
@@ -675,14 +620,14 @@ static void test_source_date_epoch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reproducible),
-		cmocka_unit_test(test_contents),
-		cmocka_unit_test(test_system_tools_read_it),
-		cmocka_unit_test(test_hard_link_refused),
-		cmocka_unit_test(test_bad_options),
-		cmocka_unit_test(test_disk_full),
-		cmocka_unit_test(test_file_size_limit),
-		cmocka_unit_test(test_zstd_level),
+		cmocka_unit_test_setup_teardown(test_reproducible, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_system_tools_read_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hard_link_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_size_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zstd_level, setup, teardown),
 		cmocka_unit_test(test_source_date_epoch),
 	};
 	return cmocka_run_group_tests_name("pack", tests, NULL, NULL);

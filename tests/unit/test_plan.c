@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "plan.h"
 
 #include <pthread.h>
@@ -15,49 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
-struct fixture {
-	struct dos_ctx ctx;
-	char *dir;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = dos_xcalloc(1, sizeof(*f));
-
-	dos_ctx_init(&f->ctx);
-	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-plan-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	*state = f;
+	*state = th_dir_new("plan");
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
-static void write_file(struct fixture *f, const char *name, const char *text)
-{
-	char *path = dos_path_join(f->dir, name);
-	char *dir = dos_path_dirname(path);
-	FILE *out;
-
-	assert_int_equal(dos_mkdir_p(&f->ctx, dir, 0755), 0);
-	out = fopen(path, "w");
-	assert_non_null(out);
-	fputs(text, out);
-	assert_int_equal(fclose(out), 0);
-	free(dir);
-	free(path);
-}
-
-static struct dos_config *load(struct fixture *f, const char *text)
+static struct dos_config *load(struct th_dir *f, const char *text)
 {
 	struct dos_config *cfg = NULL;
 
@@ -66,7 +32,7 @@ static struct dos_config *load(struct fixture *f, const char *text)
 	return cfg;
 }
 
-static struct dos_plan *plan_ok(struct fixture *f, struct dos_config *cfg,
+static struct dos_plan *plan_ok(struct th_dir *f, struct dos_config *cfg,
 				const struct dos_strv *provides)
 {
 	struct dos_plan *plan = NULL;
@@ -116,17 +82,17 @@ static const char chain[] =
 	" {\"name\": \"alone\", \"recipe\": \"r/alone.sh\", \"version\": \"1\"}\n"
 	"]}";
 
-static void write_recipes(struct fixture *f)
+static void write_recipes(struct th_dir *f)
 {
-	write_file(f, "r/app.sh", "make app\n");
-	write_file(f, "r/mid.sh", "make mid\n");
-	write_file(f, "r/base.sh", "make base\n");
-	write_file(f, "r/alone.sh", "make alone\n");
+	th_write_at(f->dir, "r/app.sh", "make app\n", 0644);
+	th_write_at(f->dir, "r/mid.sh", "make mid\n", 0644);
+	th_write_at(f->dir, "r/base.sh", "make base\n", 0644);
+	th_write_at(f->dir, "r/alone.sh", "make alone\n", 0644);
 }
 
 static void test_order(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_config *cfg;
 	struct dos_plan *plan;
 
@@ -147,13 +113,13 @@ static void test_order(void **state)
 /* A binary package name only a record knows makes an edge too. */
 static void test_edges_from_records(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_strv provides[2] = { { 0 }, { 0 } };
 	struct dos_config *cfg;
 	struct dos_plan *plan;
 
-	write_file(f, "a.sh", "a\n");
-	write_file(f, "b.sh", "b\n");
+	th_write_at(f->dir, "a.sh", "a\n", 0644);
+	th_write_at(f->dir, "b.sh", "b\n", 0644);
 	cfg = load(f, "{\"packages\": [{\"name\": \"a\", \"recipe\": \"a.sh\", \"version\": \"1\","
 		      " \"buildDependencies\": [\"libb-dev\"]},"
 		      " {\"name\": \"b\", \"recipe\": \"b.sh\", \"version\": \"1\"}]}");
@@ -171,11 +137,11 @@ static void test_edges_from_records(void **state)
 
 static void test_cycle(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_config *cfg;
 	struct dos_plan *plan = (void *)1;
 
-	write_file(f, "x.sh", "x\n");
+	th_write_at(f->dir, "x.sh", "x\n", 0644);
 	cfg = load(f, "{\"recipe\": \"x.sh\", \"version\": \"1\", \"packages\": ["
 		      "{\"name\": \"free\"},"
 		      "{\"name\": \"a\", \"buildDependencies\": [\"b\"]},"
@@ -189,7 +155,7 @@ static void test_cycle(void **state)
 
 static void test_missing_recipe(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_config *cfg;
 	struct dos_plan *plan = NULL;
 
@@ -205,7 +171,7 @@ static void test_missing_recipe(void **state)
 
 /* The keys of chain's four packages (app mid base alone), with text
  * replacing the configuration when not NULL. */
-static void keys_of(struct fixture *f, const char *text, char keys[4][DOS_SHA256_HEX])
+static void keys_of(struct th_dir *f, const char *text, char keys[4][DOS_SHA256_HEX])
 {
 	struct dos_config *cfg = load(f, text ? text : chain);
 	struct dos_plan *plan = plan_ok(f, cfg, NULL);
@@ -241,7 +207,7 @@ static char *with(const char *from, const char *to)
 
 static void test_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char k0[4][DOS_SHA256_HEX], k1[4][DOS_SHA256_HEX];
 	char *text;
 
@@ -253,14 +219,14 @@ static void test_keys(void **state)
 	assert_string_equal(changed(k0, k1), "");
 
 	/* A recipe byte: that package and what is built on it. */
-	write_file(f, "r/base.sh", "make base \n");
+	th_write_at(f->dir, "r/base.sh", "make base \n", 0644);
 	keys_of(f, NULL, k1);
 	assert_string_equal(changed(k0, k1), "app mid base");
-	write_file(f, "r/base.sh", "make base\n");
-	write_file(f, "r/app.sh", "make app!\n");
+	th_write_at(f->dir, "r/base.sh", "make base\n", 0644);
+	th_write_at(f->dir, "r/app.sh", "make app!\n", 0644);
 	keys_of(f, NULL, k1);
 	assert_string_equal(changed(k0, k1), "app");
-	write_file(f, "r/app.sh", "make app\n");
+	th_write_at(f->dir, "r/app.sh", "make app\n", 0644);
 
 	/* An option. */
 	text = with("\"name\": \"mid\",", "\"name\": \"mid\", \"myFlag\": true,");
@@ -280,7 +246,7 @@ static const char sourced[] =
 	"[{\"urls\": [\"%s\"], \"sha256\": \"%s\"}]}, "
 	"{\"name\": \"t\", \"recipe\": \"s.sh\", \"version\": \"1\", \"buildDependencies\": [\"s\"]}]}";
 
-static void source_keys(struct fixture *f, const char *url, const char *sha, char keys[2][DOS_SHA256_HEX])
+static void source_keys(struct th_dir *f, const char *url, const char *sha, char keys[2][DOS_SHA256_HEX])
 {
 	char *text = dos_xasprintf(sourced, url, sha);
 	struct dos_config *cfg = load(f, text);
@@ -296,12 +262,12 @@ static void source_keys(struct fixture *f, const char *url, const char *sha, cha
 
 static void test_keys_sources_patch_routines(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	char a[2][DOS_SHA256_HEX], b[2][DOS_SHA256_HEX];
 	const char *sha1 = "1111111111111111111111111111111111111111111111111111111111111111";
 	const char *sha2 = "2222222222222222222222222222222222222222222222222222222222222222";
 
-	write_file(f, "s.sh", "build\n");
+	th_write_at(f->dir, "s.sh", "build\n", 0644);
 	source_keys(f, "https://one/x.tar.gz", sha1, a);
 	source_keys(f, "https://mirror/x.tar.gz", sha1, b);
 	assert_string_equal(a[0], b[0]);        /* another URL, the same bytes */
@@ -309,7 +275,7 @@ static void test_keys_sources_patch_routines(void **state)
 	assert_string_not_equal(a[0], b[0]);
 	assert_string_not_equal(a[1], b[1]);    /* the dependent too */
 
-	write_file(f, "patches/s.patch", "--- a\n+++ b\n");
+	th_write_at(f->dir, "patches/s.patch", "--- a\n+++ b\n", 0644);
 	source_keys(f, "https://one/x.tar.gz", sha1, b);
 	assert_string_not_equal(a[0], b[0]);
 	assert_string_not_equal(a[1], b[1]);
@@ -317,21 +283,21 @@ static void test_keys_sources_patch_routines(void **state)
 
 static void test_keys_routines(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	const char *text = "{\"packages\": [{\"name\": \"r\", \"recipe\": \"r.sh\", \"version\": \"1\","
 			   " \"preRoutine\": \"pre.sh\"}]}";
 	struct dos_config *cfg;
 	struct dos_plan *plan;
 	char k0[DOS_SHA256_HEX];
 
-	write_file(f, "r.sh", "build\n");
-	write_file(f, "routines/pre.sh", "echo pre\n");
+	th_write_at(f->dir, "r.sh", "build\n", 0644);
+	th_write_at(f->dir, "routines/pre.sh", "echo pre\n", 0644);
 	cfg = load(f, text);
 	plan = plan_ok(f, cfg, NULL);
 	strcpy(k0, plan->nodes[0].key);
 	assert_non_null(json_object_get(json_object_get(plan->nodes[0].inputs, "routines"), "preRoutine"));
 	dos_plan_free(plan);
-	write_file(f, "routines/pre.sh", "echo pre2\n");
+	th_write_at(f->dir, "routines/pre.sh", "echo pre2\n", 0644);
 	plan = plan_ok(f, cfg, NULL);
 	assert_string_not_equal(k0, plan->nodes[0].key);
 	dos_plan_free(plan);
@@ -342,7 +308,7 @@ static void test_keys_routines(void **state)
 
 static void test_marks(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct dos_config *cfg;
 	struct dos_plan *plan;
 	bool mark[4] = { false };
@@ -391,7 +357,7 @@ static int run_node(void *data, size_t i)
 
 static void test_execute(void **state)
 {
-	struct fixture *f = *state;
+	struct th_dir *f = *state;
 	struct run_log log = { .mu = PTHREAD_MUTEX_INITIALIZER, .fail_index = -1 };
 	bool todo[4] = { true, true, true, true };
 	int results[4];
@@ -430,15 +396,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dependency_names),
-		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_edges_from_records, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_recipe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys_sources_patch_routines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys_routines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_marks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_execute, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_edges_from_records, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_cycle, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_missing_recipe, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keys, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keys_sources_patch_routines, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_keys_routines, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_marks, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_execute, setup, th_dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "elffile.h"
 #include "relocate.h"
 #include "run.h"
@@ -18,115 +20,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *tmpdir_make(void)
-{
-	char *t = strdup("/tmp/diracos-test-relocate-XXXXXX");
-
-	assert_non_null(mkdtemp(t));
-	return t;
-}
-
-static void tmpdir_remove(char *dir)
-{
-	struct dos_ctx ctx;
-
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_rm_rf(&ctx, dir), 0);
-	free(dir);
-}
-
-/* Runs a shell command in dir (LD_LIBRARY_PATH=libpath when not NULL);
- * 0 when it exits 0; its stdout in *out when out is not NULL. */
-static int sh_in(const char *dir, const char *libpath, char **out, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int sh_in(const char *dir, const char *libpath, char **out, const char *fmt, ...)
-{
-	struct dos_ctx ctx;
-	char *cmd, *ldp = libpath ? dos_xasprintf("LD_LIBRARY_PATH=%s", libpath) : NULL;
-	char *env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", ldp, NULL };
-	char *argv[] = { "sh", "-c", NULL, NULL };
-	struct dos_run_opts o = { .cwd = dir, .envp = env };
-	char *captured = NULL;
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&cmd, fmt, ap) >= 0);
-	va_end(ap);
-	argv[2] = cmd;
-	dos_ctx_init(&ctx);
-	r = dos_run_capture(&ctx, argv, &o, &captured, NULL);
-	if (r < 0)
-		fprintf(stderr, "# command failed: %s: %s\n", cmd, ctx.msg);
-	if (out)
-		*out = captured;
-	else
-		free(captured);
-	free(cmd);
-	free(ldp);
-	return r;
-}
-
-static void file_write(const char *dir, const char *name, const char *text, mode_t mode)
-{
-	char *p = dos_path_join(dir, name);
-	FILE *f = fopen(p, "w");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(p, mode), 0);
-	free(p);
-}
-
-static char *link_target(const char *root, const char *rel)
-{
-	char *p = dos_path_join(root, rel), buf[4096];
-	ssize_t n = readlink(p, buf, sizeof(buf) - 1);
-
-	free(p);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	return strdup(buf);
-}
-
-static void assert_link(const char *root, const char *rel, const char *want)
-{
-	char *t = link_target(root, rel);
-
-	if (!t || strcmp(t, want))
-		fail_msg("link '%s' points to '%s', expected '%s'", rel, t ? t : "(none)", want);
-	free(t);
-}
-
-static bool exists(const char *root, const char *rel)
-{
-	char *p = dos_path_join(root, rel);
-	struct stat st;
-	bool r = lstat(p, &st) == 0;
-
-	free(p);
-	return r;
-}
-
-static struct stat stat_of(const char *root, const char *rel)
-{
-	char *p = dos_path_join(root, rel);
-	struct stat st;
-
-	assert_int_equal(lstat(p, &st), 0);
-	free(p);
-	return st;
-}
-
 static void assert_output_has(const char *dir, const char *libpath, const char *cmd,
 			      const char *want)
 {
 	char *out = NULL;
 
-	assert_int_equal(sh_in(dir, libpath, &out, "%s", cmd), 0);
+	assert_int_equal(th_sh_in(dir, libpath, &out, "%s", cmd), 0);
 	if (!strstr(out, want))
 		fail_msg("'%s' printed '%s', expected '%s' in it", cmd, out, want);
 	free(out);
@@ -177,11 +76,11 @@ static const char prog_c[] =
 /* Libraries and programs, as a distribution would lay them out. */
 static void bundle_add_elf(const char *src, const char *root)
 {
-	file_write(src, "foo.c", foo_c, 0644);
-	file_write(src, "evil.c", evil_c, 0644);
-	file_write(src, "bar.c", bar_c, 0644);
-	file_write(src, "prog.c", prog_c, 0644);
-	assert_int_equal(sh_in(src, NULL, NULL,
+	th_write_at(src, "foo.c", foo_c, 0644);
+	th_write_at(src, "evil.c", evil_c, 0644);
+	th_write_at(src, "bar.c", bar_c, 0644);
+	th_write_at(src, "prog.c", prog_c, 0644);
+	assert_int_equal(th_sh_in(src, NULL, NULL,
 		"L=%s/usr/lib/x86_64-linux-gnu && mkdir -p $L %s/usr/bin %s/usr/lib/plugins evil "
 		"%s/opt/other && "
 		"gcc -shared -fPIC -Wl,-soname,libfoo.so.1 -o $L/libfoo.so.1.0 foo.c && "
@@ -197,7 +96,7 @@ static void bundle_add_elf(const char *src, const char *root)
 /* Links of every kind, a hard link pair, a setuid file, doc and bytecode. */
 static void bundle_add_files(const char *root, const char *outside)
 {
-	assert_int_equal(sh_in(root, NULL, NULL,
+	assert_int_equal(th_sh_in(root, NULL, NULL,
 		"mkdir -p usr/share/doc/pkg usr/lib/python3/dist-packages/m/__pycache__ etc && "
 		"echo data > usr/share/data.txt && echo doc > usr/share/doc/pkg/README && "
 		"ln -s /usr/share/data.txt usr/share/abs && "
@@ -242,25 +141,25 @@ static struct dos_relocate_report relocate(const char *root, const char *build_p
 
 static void check_links(const char *root, const struct dos_relocate_report *rep)
 {
-	assert_link(root, "usr/share/abs", "data.txt");
-	assert_link(root, "usr/share/chain", "data.txt");
-	assert_link(root, "usr/share/climb", "data.txt");
-	assert_link(root, "usr/share/good", "data.txt");
-	assert_link(root, "usr/share/toroot", "../..");
-	assert_link(root, "usr/lib/x86_64-linux-gnu/libfoo.so", "libfoo.so.1.0");
+	th_assert_link(root, "usr/share/abs", "data.txt");
+	th_assert_link(root, "usr/share/chain", "data.txt");
+	th_assert_link(root, "usr/share/climb", "data.txt");
+	th_assert_link(root, "usr/share/good", "data.txt");
+	th_assert_link(root, "usr/share/toroot", "../..");
+	th_assert_link(root, "usr/lib/x86_64-linux-gnu/libfoo.so", "libfoo.so.1.0");
 	assert_true(dos_strv_contains(&rep->relinked, "usr/share/abs"));
 	assert_true(dos_strv_contains(&rep->relinked, "usr/share/climb"));
 	assert_false(dos_strv_contains(&rep->relinked, "usr/share/good"));
-	assert_false(exists(root, "usr/share/dangling"));
-	assert_false(exists(root, "usr/share/loop1"));
-	assert_false(exists(root, "ext"));
+	assert_false(th_exists_at(root, "usr/share/dangling"));
+	assert_false(th_exists_at(root, "usr/share/loop1"));
+	assert_false(th_exists_at(root, "ext"));
 	assert_true(dos_strv_contains(&rep->broken_links, "usr/share/dangling"));
 	assert_true(dos_strv_contains(&rep->broken_links, "usr/share/loop2"));
 	assert_true(dos_strv_contains(&rep->broken_links, "ext"));
 	assert_true(dos_strv_contains(&rep->broken_links, "etc/hostshadow"));
 	assert_true(dos_strv_contains(&rep->broken_links, "etc/cpuinfo"));
-	assert_true(S_ISREG(stat_of(root, "etc/hostpasswd").st_mode));
-	assert_true(S_ISREG(stat_of(root, "etc/climbpasswd").st_mode));
+	assert_true(S_ISREG(th_lstat_at(root, "etc/hostpasswd").st_mode));
+	assert_true(S_ISREG(th_lstat_at(root, "etc/climbpasswd").st_mode));
 	assert_true(dos_strv_contains(&rep->copied_links, "etc/hostpasswd"));
 	assert_true(dos_strv_contains(&rep->copied_links, "etc/climbpasswd"));
 }
@@ -272,19 +171,19 @@ static void check_files(const char *root, const char *outside,
 
 	assert_int_equal(access(victim, F_OK), 0); /* never removed through a link */
 	free(victim);
-	assert_false(exists(root, "usr/share/doc"));
+	assert_false(th_exists_at(root, "usr/share/doc"));
 	assert_true(dos_strv_contains(&rep->removed, "usr/share/doc"));
 	assert_int_equal(rep->removed.n, 1);
-	assert_false(exists(root, "usr/lib/python3/dist-packages/m/__pycache__"));
-	assert_false(exists(root, "usr/lib/python3/dist-packages/m/old.pyc"));
-	assert_false(exists(root, "usr/lib/python3/dist-packages/m/old.pyo"));
-	assert_true(exists(root, "usr/lib/python3/dist-packages/m/__init__.py"));
+	assert_false(th_exists_at(root, "usr/lib/python3/dist-packages/m/__pycache__"));
+	assert_false(th_exists_at(root, "usr/lib/python3/dist-packages/m/old.pyc"));
+	assert_false(th_exists_at(root, "usr/lib/python3/dist-packages/m/old.pyo"));
+	assert_true(th_exists_at(root, "usr/lib/python3/dist-packages/m/__init__.py"));
 	assert_int_equal(rep->bytecode_removed, 3);
-	assert_int_equal(stat_of(root, "usr/share/hard1").st_nlink, 1);
-	assert_int_equal(stat_of(root, "usr/share/hard2").st_nlink, 1);
-	assert_int_equal(stat_of(root, "usr/share/hard2").st_size, 5);
+	assert_int_equal(th_lstat_at(root, "usr/share/hard1").st_nlink, 1);
+	assert_int_equal(th_lstat_at(root, "usr/share/hard2").st_nlink, 1);
+	assert_int_equal(th_lstat_at(root, "usr/share/hard2").st_size, 5);
 	assert_int_equal(rep->hardlinks_split.n, 1);
-	assert_int_equal(stat_of(root, "usr/bin/suid").st_mode & 07777, 0755);
+	assert_int_equal(th_lstat_at(root, "usr/bin/suid").st_mode & 07777, 0755);
 	assert_true(dos_strv_contains(&rep->setuid_cleared, "usr/bin/suid"));
 }
 
@@ -301,7 +200,7 @@ static void check_elf(const char *root, const struct dos_relocate_report *rep)
 
 static void test_relocate_tree(void **state)
 {
-	char *src = tmpdir_make(), *outside = tmpdir_make(), *root = dos_path_join(src, "root");
+	char *src = th_tmpdir("relocate"), *outside = th_tmpdir("relocate"), *root = dos_path_join(src, "root");
 	char *moved = dos_path_join(outside, "moved");
 	char *prog = dos_path_join(moved, "usr/bin/prog"), *evil = dos_path_join(src, "evil");
 	struct dos_relocate_report rep;
@@ -330,8 +229,8 @@ static void test_relocate_tree(void **state)
 	free(evil);
 	free(moved);
 	free(root);
-	tmpdir_remove(src);
-	tmpdir_remove(outside);
+	th_tmpdir_remove(src);
+	th_tmpdir_remove(outside);
 }
 
 /* Shipped interpreters: python (when the host has one to copy), perl and
@@ -341,21 +240,21 @@ static bool bundle_add_interpreters(const char *root, bool *have_python)
 	*have_python = access("/usr/bin/python3", X_OK) == 0;
 	if (!*have_python)
 		fprintf(stderr, "# no /usr/bin/python3 on this host: python scripts not run\n");
-	assert_int_equal(sh_in(root, NULL, NULL, "mkdir -p usr/bin bin usr/lib/tool usr/local/bin && "
+	assert_int_equal(th_sh_in(root, NULL, NULL, "mkdir -p usr/bin bin usr/lib/tool usr/local/bin && "
 			       "cp -L /usr/bin/perl usr/bin/perl && cp -L /bin/bash bin/bash && "
 			       "{ [ ! -x /usr/bin/python3 ] || cp -L /usr/bin/python3 usr/bin/python3; }"), 0);
-	file_write(root, "usr/bin/py", "#!/usr/bin/python3 -E\nimport sys\n"
+	th_write_at(root, "usr/bin/py", "#!/usr/bin/python3 -E\nimport sys\n"
 		   "print('py', sys.executable, sys.argv[1:], sys.flags.ignore_environment)\n", 0755);
-	file_write(root, "usr/lib/tool/run.py", "#!/usr/bin/python3\n# comment\nprint('deep ok')\n",
+	th_write_at(root, "usr/lib/tool/run.py", "#!/usr/bin/python3\n# comment\nprint('deep ok')\n",
 		   0755);
-	file_write(root, "usr/bin/future", "#!/usr/bin/python3\n# c\n\"\"\"Doc.\"\"\"\n"
+	th_write_at(root, "usr/bin/future", "#!/usr/bin/python3\n# c\n\"\"\"Doc.\"\"\"\n"
 		   "from __future__ import annotations\nprint(1)\n", 0755);
-	file_write(root, "usr/bin/bp", "#!/build/prefix/usr/bin/python3\nprint('bp ok')\n", 0755);
-	file_write(root, "usr/bin/pl", "#!/usr/bin/perl -w\nprint \"perl $^X @ARGV\\n\";\n", 0755);
-	file_write(root, "usr/bin/b.sh", "#!/bin/bash\necho \"bash $BASH $*\"\n", 0755);
-	file_write(root, "usr/bin/envpy", "#!/usr/bin/env python3\nprint(1)\n", 0755);
-	file_write(root, "usr/bin/tcl", "#!/usr/bin/tclsh\nputs 1\n", 0755);
-	file_write(root, "usr/bin/notexec", "#!/usr/bin/python3\nprint(1)\n", 0644);
+	th_write_at(root, "usr/bin/bp", "#!/build/prefix/usr/bin/python3\nprint('bp ok')\n", 0755);
+	th_write_at(root, "usr/bin/pl", "#!/usr/bin/perl -w\nprint \"perl $^X @ARGV\\n\";\n", 0755);
+	th_write_at(root, "usr/bin/b.sh", "#!/bin/bash\necho \"bash $BASH $*\"\n", 0755);
+	th_write_at(root, "usr/bin/envpy", "#!/usr/bin/env python3\nprint(1)\n", 0755);
+	th_write_at(root, "usr/bin/tcl", "#!/usr/bin/tclsh\nputs 1\n", 0755);
+	th_write_at(root, "usr/bin/notexec", "#!/usr/bin/python3\nprint(1)\n", 0644);
 	char *link = dos_path_join(root, "usr/local/bin/py-link");
 	assert_int_equal(symlink("../../bin/py", link), 0);
 	free(link);
@@ -377,7 +276,7 @@ static void assert_starts(const char *root, const char *rel, const char *want)
 
 static void test_relocate_scripts(void **state)
 {
-	char *src = tmpdir_make(), *root = dos_path_join(src, "root");
+	char *src = th_tmpdir("relocate"), *root = dos_path_join(src, "root");
 	char *moved = dos_path_join(src, "else where"), *want;
 	struct dos_relocate_report rep;
 	bool py;
@@ -411,19 +310,19 @@ static void test_relocate_scripts(void **state)
 	}
 	free(moved);
 	free(root);
-	tmpdir_remove(src);
+	th_tmpdir_remove(src);
 }
 
 /* Many libraries in many folders, processed by several workers. */
 static void test_relocate_threads(void **state)
 {
-	char *src = tmpdir_make(), *root = dos_path_join(src, "root");
+	char *src = th_tmpdir("relocate"), *root = dos_path_join(src, "root");
 	struct dos_relocate_report rep;
 	char rel[64];
 
 	assert_int_equal(mkdir(root, 0755), 0);
 	bundle_add_elf(src, root);
-	assert_int_equal(sh_in(root, NULL, NULL, "for i in $(seq 1 30); do mkdir -p opt/p$i/q && "
+	assert_int_equal(th_sh_in(root, NULL, NULL, "for i in $(seq 1 30); do mkdir -p opt/p$i/q && "
 			       "cp usr/lib/x86_64-linux-gnu/libbar.so.1 opt/p$i/q/plugin$i.so; done"), 0);
 	rep = relocate(root, NULL, 0);
 	assert_int_equal(rep.rpaths_set, 33);
@@ -434,7 +333,7 @@ static void test_relocate_threads(void **state)
 	}
 	dos_relocate_report_release(&rep);
 	free(root);
-	tmpdir_remove(src);
+	th_tmpdir_remove(src);
 }
 
 int main(void)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "repo.h"
 #include "resolve.h"
 #include "run.h"
@@ -33,10 +35,8 @@ static int setup(void **state)
 {
 	struct fixture *f = dos_xcalloc(1, sizeof(*f));
 
-	dos_ctx_init(&f->ctx);
-	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-repo-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	th_ctx_quiet(&f->ctx);
+	f->dir = th_tmpdir("repo");
 	f->path = dos_path_join(f->dir, "repo");
 	assert_int_equal(dos_repo_open(&f->ctx, f->path, 0, &f->repo), 0);
 	*state = f;
@@ -48,45 +48,18 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	dos_repo_free(f->repo);
-	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
+	th_tmpdir_remove(f->dir);
 	free(f->path);
-	free(f->dir);
 	free(f);
 	return 0;
 }
 
 /* --- helpers --- */
 
-static void write_text(const char *path, const char *text)
-{
-	struct dos_ctx ctx;
-	char *dir = dos_path_dirname(path);
-	FILE *out;
-
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_mkdir_p(&ctx, dir, 0755), 0);
-	out = fopen(path, "w");
-	assert_non_null(out);
-	fputs(text, out);
-	assert_int_equal(fclose(out), 0);
-	free(dir);
-}
-
-static char *read_text(const char *path)
-{
-	struct dos_ctx ctx;
-	char *data = NULL;
-
-	dos_ctx_init(&ctx);
-	if (dos_read_file(&ctx, path, 1 << 24, &data, NULL) < 0)
-		return NULL;
-	return data;
-}
-
 static char *repo_text(struct fixture *f, const char *rel)
 {
 	char *path = dos_path_join(f->path, rel);
-	char *text = read_text(path);
+	char *text = th_read(path);
 
 	free(path);
 	return text;
@@ -106,12 +79,10 @@ static char *deb_build(struct fixture *f, const char *file, const char *pkg, con
 	char *cpath = dos_path_join(staging, "DEBIAN/control");
 	char *dpath = dos_xasprintf("%s/usr/share/%s/data.txt", staging, pkg);
 	char *log = dos_xasprintf("%s/dpkg-deb.log", f->dir);
-	char *argv[] = { "dpkg-deb", "--root-owner-group", "-Zxz", "--build", staging, out, NULL };
-	struct dos_run_opts opts = { .log_path = log };
 
-	write_text(cpath, control);
-	write_text(dpath, content);
-	assert_int_equal(dos_run(&f->ctx, argv, &opts), 0);
+	th_write(cpath, control, 0644);
+	th_write(dpath, content, 0644);
+	th_dpkg_deb(staging, out, "xz", log);
 	assert_int_equal(dos_rm_rf(&f->ctx, staging), 0);
 	free(staging);
 	free(control);
@@ -121,61 +92,15 @@ static char *deb_build(struct fixture *f, const char *file, const char *pkg, con
 	return out;
 }
 
-static void ar_add(struct archive *a, const char *name, const void *data, size_t len)
-{
-	struct archive_entry *e = archive_entry_new();
-
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, (la_int64_t)len);
-	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-	assert_int_equal(archive_write_data(a, data, len), (la_ssize_t)len);
-	archive_entry_free(e);
-}
-
-/* A gzipped tar in memory holding one file. */
-static size_t tar_one(const char *name, const char *data, size_t len, char *buf, size_t cap)
-{
-	struct archive *a = archive_write_new();
-	struct archive_entry *e = archive_entry_new();
-	size_t used = 0;
-
-	archive_write_set_format_pax_restricted(a);
-	archive_write_add_filter_gzip(a);
-	assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, (la_int64_t)len);
-	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-	assert_int_equal(archive_write_data(a, data, len), (la_ssize_t)len);
-	archive_entry_free(e);
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
-	return used;
-}
-
-#define CAP (4 << 20)
-
 /* A hand-made package with the given control text (len bytes). */
 static char *deb_raw(struct fixture *f, const char *file, const char *control, size_t len)
 {
 	char *out = dos_xasprintf("%s/%s.deb", f->dir, file);
-	char *ctl = dos_xmalloc(CAP), *data = dos_xmalloc(CAP);
-	size_t nc = tar_one("./control", control, len, ctl, CAP);
-	size_t nd = tar_one("./usr/share/x", "x\n", 2, data, CAP);
-	struct archive *a = archive_write_new();
+	const struct th_tent data[] = { { "./usr/share/x", AE_IFREG, 0644, "x\n", 0 } };
+	const struct th_deb deb = { .control = control, .control_len = len, .ents = data, .n = 1,
+				    .filter = "gzip" };
 
-	archive_write_set_format_ar_svr4(a);
-	assert_int_equal(archive_write_open_filename(a, out), ARCHIVE_OK);
-	ar_add(a, "debian-binary", "2.0\n", 4);
-	ar_add(a, "control.tar.gz", ctl, nc);
-	ar_add(a, "data.tar.gz", data, nd);
-	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-	archive_write_free(a);
-	free(ctl);
-	free(data);
+	th_deb_write(out, &deb);
 	return out;
 }
 
@@ -299,9 +224,9 @@ static void test_commit_index(void **state)
 	char *index, *fn, *path, *sum, *want, *text;
 	uint64_t size;
 
-	write_text(log, "compiling hello\n");
+	th_write(log, "compiling hello\n", 0644);
 	assert_int_equal(commit(f, "hello", "k1", false, log, debs, 2), 0);
-	index = read_text(dos_repo_index(f->repo, false));
+	index = th_read(dos_repo_index(f->repo, false));
 	assert_non_null(index);
 	/* Sorted by name: hello before libhello1. */
 	assert_true(strstr(index, "Package: hello\n") < strstr(index, "Package: libhello1\n"));
@@ -320,7 +245,7 @@ static void test_commit_index(void **state)
 	want = dos_xasprintf("Filename: %s\nSize: %llu\nSHA256: %s\n\n", fn, (unsigned long long)size, sum);
 	assert_non_null(strstr(index, want));
 	/* The build-only index is there, and empty. */
-	text = read_text(dos_repo_index(f->repo, true));
+	text = th_read(dos_repo_index(f->repo, true));
 	assert_string_equal(text, "");
 	free(text);
 	text = repo_text(f, "records/hello.log");
@@ -379,9 +304,9 @@ static void test_build_only(void **state)
 	struct dos_strv names = { 0 };
 
 	assert_int_equal(commit(f, "main", "k", false, NULL, da, 1), 0);
-	main_before = read_text(dos_repo_index(f->repo, false));
+	main_before = th_read(dos_repo_index(f->repo, false));
 	assert_int_equal(commit(f, "tool", "k", true, NULL, db, 1), 0);
-	main_after = read_text(dos_repo_index(f->repo, false));
+	main_after = th_read(dos_repo_index(f->repo, false));
 	assert_string_equal(main_before, main_after);
 	bo = repo_text(f, "buildonly/Packages");
 	fn = index_filename(bo, "build-tool");
@@ -433,7 +358,7 @@ static void test_resolver_reads(void **state)
 	assert_int_equal(cl.n, 3);
 	p = dos_closure_find(&cl, "libhello1");
 	assert_non_null(p);
-	index = read_text(dos_repo_index(f->repo, false));
+	index = th_read(dos_repo_index(f->repo, false));
 	fn = index_filename(index, "libhello1");
 	url = dos_xasprintf("file://%s/%s", f->path, fn);
 	assert_string_equal(p->url, url);
@@ -469,12 +394,12 @@ static void test_replace(void **state)
 
 	assert_int_equal(commit(f, "other", "k", false, NULL, dother, 1), 0);
 	assert_int_equal(commit(f, "hello", "k1", false, NULL, d1, 2), 0);
-	index = read_text(dos_repo_index(f->repo, false));
+	index = th_read(dos_repo_index(f->repo, false));
 	fn1 = index_filename(index, "hello");
 	free(index);
 	/* Same version, other content: a new file, never the old one overwritten. */
 	assert_int_equal(commit(f, "hello", "k2", false, NULL, d2, 1), 0);
-	index = read_text(dos_repo_index(f->repo, false));
+	index = th_read(dos_repo_index(f->repo, false));
 	fn2 = index_filename(index, "hello");
 	assert_string_not_equal(fn1, fn2);
 	assert_null(strstr(index, "hello-data"));
@@ -514,8 +439,8 @@ struct snapshot {
 
 static void snapshot_take(struct fixture *f, struct snapshot *s)
 {
-	s->index = read_text(dos_repo_index(f->repo, false));
-	s->bo = read_text(dos_repo_index(f->repo, true));
+	s->index = th_read(dos_repo_index(f->repo, false));
+	s->bo = th_read(dos_repo_index(f->repo, true));
 	s->pool = pool_list(f);
 	s->record = repo_text(f, "records/hello.json");
 }
@@ -545,7 +470,7 @@ static void snapshot_release(struct snapshot *s)
 
 static void truncate_copy(const char *from, const char *to)
 {
-	char *data = read_text(from);
+	char *data = th_read(from);
 	size_t len = (size_t)file_size(from);
 	FILE *out = fopen(to, "w");
 
@@ -574,7 +499,7 @@ static void test_failed_commit(void **state)
 	big[(1 << 20) + 1] = '\0';
 	assert_int_equal(commit(f, "hello", "k1", false, NULL, d1, 1), 0);
 	snapshot_take(f, &s);
-	write_text(text, "this is not a package\n");
+	th_write(text, "this is not a package\n", 0644);
 	assert_int_equal(commit(f, "hello", "k2", false, NULL, bad_text, 2), DOS_EFORMAT);
 	assert_non_null(strstr(f->ctx.msg, "package 'hello': "));
 	assert_non_null(strstr(f->ctx.msg, "not-a-deb.deb"));
@@ -649,7 +574,7 @@ static void test_remove(void **state)
 
 	assert_int_equal(commit(f, "gone", "k", true, NULL, da, 1), 0);
 	assert_int_equal(dos_repo_remove(&f->ctx, f->repo, "gone"), 0);
-	index = read_text(dos_repo_index(f->repo, true));
+	index = th_read(dos_repo_index(f->repo, true));
 	assert_string_equal(index, "");
 	pool = pool_list(f);
 	assert_string_equal(pool, "");
@@ -674,10 +599,10 @@ static void test_verify(void **state)
 	assert_int_equal(commit(f, "beta", "k", true, NULL, db, 1), 0);
 	assert_int_equal(dos_repo_verify(&f->ctx, f->repo, &problems), 0);
 	assert_int_equal(problems.n, 0);
-	index = read_text(dos_repo_index(f->repo, false));
+	index = th_read(dos_repo_index(f->repo, false));
 	fa = index_filename(index, "alpha");
 	free(index);
-	index = read_text(dos_repo_index(f->repo, true));
+	index = th_read(dos_repo_index(f->repo, true));
 	fb = index_filename(index, "beta");
 	pa = dos_path_join(f->path, fa);
 	pb = dos_path_join(f->path, fb);
@@ -689,7 +614,7 @@ static void test_verify(void **state)
 	fputc('Z', out);
 	assert_int_equal(fclose(out), 0);
 	stray = dos_path_join(f->path, "pool/stray.deb");
-	write_text(stray, "x");
+	th_write(stray, "x", 0644);
 	assert_int_equal(dos_repo_verify(&f->ctx, f->repo, &problems), DOS_ECHECKSUM);
 	assert_non_null(strstr(f->ctx.msg, "problems"));
 	assert_int_equal(problems.n, 3);
@@ -762,7 +687,7 @@ static void test_control(void **state)
 	assert_string_equal(v, "the hello test package");
 	free(v);
 	assert_null(dos_repo_control_field(control, "Depends"));
-	write_text(text, "!<arch>\n");
+	th_write(text, "!<arch>\n", 0644);
 	assert_int_equal(dos_repo_deb_control(&f->ctx, text, &v), DOS_EFORMAT);
 	assert_non_null(strstr(f->ctx.msg, "text.deb"));
 	assert_string_equal(sources, "deb [trusted=yes] file:/diracos-repo ./\n"
@@ -787,18 +712,18 @@ static void test_self_heal(void **state)
 	char *text, *pool;
 	struct dos_strv problems = { 0 };
 
-	write_text(orphan, "x");
-	write_text(incoming, "half");
-	write_text(index, "Package: orphan\nVersion: 1\nArchitecture: all\n"
+	th_write(orphan, "x", 0644);
+	th_write(incoming, "half", 0644);
+	th_write(index, "Package: orphan\nVersion: 1\nArchitecture: all\n"
 			  "Filename: pool/0123456789abcdef/orphan_1_all.deb\nSize: 1\n"
-			  "SHA256: 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\n\n");
+			  "SHA256: 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881\n\n", 0644);
 	assert_int_equal(dos_repo_verify(&f->ctx, f->repo, &problems), DOS_ECHECKSUM);
 	assert_int_equal(problems.n, 2);
 	assert_non_null(strstr(problems.v[0], ".incoming-abcdef"));
 	assert_non_null(strstr(problems.v[1], "orphan_1_all.deb': indexed, but no record names it"));
 	dos_strv_release(&problems);
 	assert_int_equal(commit(f, "alpha", "k", false, NULL, da, 1), 0);
-	text = read_text(index);
+	text = th_read(index);
 	assert_null(strstr(text, "orphan"));
 	assert_non_null(strstr(text, "Package: alpha\n"));
 	pool = pool_list(f);

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "report.h"
 #include "run.h"
 #include "util.h"
@@ -58,14 +60,6 @@ static void input_init(struct dos_report_input *in, json_t *env, struct dos_strv
 	in->python_version = "3.11";
 }
 
-static char *make_tmpdir(void)
-{
-	char *t = strdup("/tmp/diracos-test-report-XXXXXX");
-
-	assert_non_null(mkdtemp(t));
-	return t;
-}
-
 static char *read_text(const char *dir, const char *name)
 {
 	struct dos_ctx ctx;
@@ -82,7 +76,7 @@ static void test_versions(void **state)
 {
 	struct dos_ctx ctx;
 	struct dos_report_input in;
-	char *dir = make_tmpdir();
+	char *dir = th_tmpdir("report");
 	char *text;
 
 	dos_ctx_init(&ctx);
@@ -265,7 +259,7 @@ static void test_sbom(void **state)
 	struct dos_ctx ctx;
 	struct dos_report_input in;
 	struct dos_report_pkg changed[N_PKGS];
-	char *dir = make_tmpdir();
+	char *dir = th_tmpdir("report");
 	char *path = dos_path_join(dir, "sbom.spdx.json");
 	char *first, *second;
 	json_error_t err;
@@ -322,7 +316,7 @@ static void bundle_make(struct bundle *b, bool certs)
 
 	dos_ctx_init(&ctx);
 	memset(b, 0, sizeof(*b));
-	b->dir = make_tmpdir();
+	b->dir = th_tmpdir("report");
 	b->root = dos_path_join(b->dir, "my bundle/diracos");
 	certdir = dos_path_join(b->root, "etc/ssl/certs");
 	assert_int_equal(dos_mkdir_p(&ctx, certdir, 0755), 0);
@@ -504,7 +498,7 @@ static void test_environment_errors(void **state)
 	struct dos_ctx ctx;
 	struct dos_report_input in;
 	struct dos_strv unset = { 0 };
-	char *dir = make_tmpdir();
+	char *dir = th_tmpdir("report");
 	json_t *env;
 
 	dos_ctx_init(&ctx);

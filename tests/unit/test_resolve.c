@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "resolve.h"
 #include "util.h"
 
@@ -14,36 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-struct fixture {
-	struct dos_ctx ctx;
-	char *dir;
-	struct dos_resolver *r;
-	struct dos_closure c;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = dos_xcalloc(1, sizeof(*f));
-
-	dos_ctx_init(&f->ctx);
-	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-resolve-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(dos_resolver_new(&f->ctx, "deb", "amd64", &f->r), 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	dos_closure_release(&f->c);
-	dos_resolver_free(f->r);
-	assert_int_equal(dos_rm_rf(&f->ctx, f->dir), 0);
-	free(f->dir);
-	free(f);
-	return 0;
+	return th_resolve_setup(state, "resolve", "deb", "amd64");
 }
 
 /* One stanza: the fields every index has, then extra ("Depends: x\n"). */
@@ -62,7 +37,7 @@ static char *stanza(const char *name, const char *version, const char *arch, con
 
 /* Writes the stanzas (a NULL-terminated list, each freed) as an index and
  * adds it. */
-static int add_index(struct fixture *f, const char *repo, int priority, ...)
+static int add_index(struct th_resolve *f, const char *repo, int priority, ...)
 {
 	_cleanup_free_ char *path = dos_xasprintf("%s/%s.Packages", f->dir, repo);
 	_cleanup_free_ char *url = dos_xasprintf("file://%s/%s/", f->dir, repo);
@@ -83,7 +58,7 @@ static int add_index(struct fixture *f, const char *repo, int priority, ...)
 
 /* Solves for the names in wanted (space separated), with the platform
  * and ignored names. */
-static int closure(struct fixture *f, const char *wanted, const char *platform,
+static int closure(struct th_resolve *f, const char *wanted, const char *platform,
 		   const char *ignored)
 {
 	struct dos_strv lists[3] = { { 0 } };
@@ -108,7 +83,7 @@ static int closure(struct fixture *f, const char *wanted, const char *platform,
 }
 
 /* The closure's names, space separated (sorted, as the closure is). */
-static char *names(struct fixture *f)
+static char *names(struct th_resolve *f)
 {
 	char *text = dos_xstrdup("");
 
@@ -121,14 +96,22 @@ static char *names(struct fixture *f)
 	return text;
 }
 
-static void assert_closure(struct fixture *f, const char *want)
+static void assert_closure(struct th_resolve *f, const char *want)
 {
 	_cleanup_free_ char *got = names(f);
 
 	assert_string_equal(got, want);
 }
 
-static const struct dos_resolved_pkg *find(struct fixture *f, const char *name)
+/* Solves as closure() does, which must work, and asserts the names. */
+static void expect_closure(struct th_resolve *f, const char *wanted, const char *platform,
+			   const char *ignored, const char *want)
+{
+	assert_int_equal(closure(f, wanted, platform, ignored), 0);
+	assert_closure(f, want);
+}
+
+static const struct dos_resolved_pkg *find(struct th_resolve *f, const char *name)
 {
 	const struct dos_resolved_pkg *p = dos_closure_find(&f->c, name);
 
@@ -138,7 +121,7 @@ static const struct dos_resolved_pkg *find(struct fixture *f, const char *name)
 
 static void test_simple_chain(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	const struct dos_resolved_pkg *p;
 	char hex[DOS_SHA256_HEX];
 	_cleanup_free_ char *url = NULL;
@@ -149,8 +132,7 @@ static void test_simple_chain(void **state)
 		stanza("libbar", "0.5", "all", NULL),
 		stanza("unrelated", "1", "amd64", NULL), NULL), 0);
 	assert_int_equal(dos_resolver_count(f->r), 4);
-	assert_int_equal(closure(f, "app", NULL, NULL), 0);
-	assert_closure(f, "app libbar libfoo");
+	expect_closure(f, "app", NULL, NULL, "app libbar libfoo");
 
 	p = find(f, "app");
 	assert_null(p->why);
@@ -179,7 +161,7 @@ static void test_simple_chain(void **state)
 
 static void test_alternative(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	/* The first alternative wins when it can be had, whatever the names'
 	 * order; a missing first alternative falls through to the next. */
@@ -188,35 +170,32 @@ static void test_alternative(void **state)
 		stanza("zz-first", "1", "amd64", NULL),
 		stanza("aa-second", "1", "amd64", NULL),
 		stanza("other", "1", "amd64", NULL), NULL), 0);
-	assert_int_equal(closure(f, "app", NULL, NULL), 0);
-	assert_closure(f, "app other zz-first");
+	expect_closure(f, "app", NULL, NULL, "app other zz-first");
 	assert_string_equal(find(f, "zz-first")->reason, "zz-first | aa-second");
 	assert_string_equal(find(f, "other")->reason, "nothere | other");
 }
 
 static void test_alternative_avoids_conflict(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	assert_int_equal(add_index(f, "main", 0,
 		stanza("app", "1", "amd64", "Depends: impl-a | impl-b, base\n"),
 		stanza("impl-a", "1", "amd64", "Conflicts: base\n"),
 		stanza("impl-b", "1", "amd64", NULL),
 		stanza("base", "1", "amd64", "Breaks: impl-old\n"), NULL), 0);
-	assert_int_equal(closure(f, "app", NULL, NULL), 0);
-	assert_closure(f, "app base impl-b");
+	expect_closure(f, "app", NULL, NULL, "app base impl-b");
 }
 
 static void test_virtual_provide(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	assert_int_equal(add_index(f, "main", 0,
 		stanza("app", "1", "amd64", "Depends: mail-transport-agent\n"),
 		stanza("tiny-mta", "2", "amd64", "Provides: mail-transport-agent\n"),
 		stanza("viewer", "1", "amd64", NULL), NULL), 0);
-	assert_int_equal(closure(f, "app", NULL, NULL), 0);
-	assert_closure(f, "app tiny-mta");
+	expect_closure(f, "app", NULL, NULL, "app tiny-mta");
 	assert_string_equal(find(f, "tiny-mta")->reason, "mail-transport-agent");
 
 	/* The package of a dependency's name wins over other providers. */
@@ -224,18 +203,16 @@ static void test_virtual_provide(void **state)
 		stanza("tool", "1", "amd64", "Depends: libsys (>= 2)\n"),
 		stanza("libsys", "2", "amd64", NULL),
 		stanza("aaa-libsys-alt", "3", "amd64", "Provides: libsys (= 2)\n"), NULL), 0);
-	assert_int_equal(closure(f, "tool", NULL, NULL), 0);
-	assert_closure(f, "libsys tool");
+	expect_closure(f, "tool", NULL, NULL, "libsys tool");
 
 	/* A requested virtual name installs its provider, as apt does. */
-	assert_int_equal(closure(f, "mail-transport-agent", NULL, NULL), 0);
-	assert_closure(f, "tiny-mta");
+	expect_closure(f, "mail-transport-agent", NULL, NULL, "tiny-mta");
 	assert_string_equal(find(f, "tiny-mta")->reason, "requested");
 }
 
 static void test_versioned_choice(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	/* The solver would take the newest libv; the dependency needs the old. */
 	assert_int_equal(add_index(f, "main", 0,
@@ -244,8 +221,7 @@ static void test_versioned_choice(void **state)
 		stanza("libv", "3.0-1", "amd64", NULL),
 		stanza("libw", "0.9", "amd64", NULL),
 		stanza("libw", "1:0.8", "amd64", NULL), NULL), 0);
-	assert_int_equal(closure(f, "app", NULL, NULL), 0);
-	assert_closure(f, "app libv libw");
+	expect_closure(f, "app", NULL, NULL, "app libv libw");
 	assert_string_equal(find(f, "libv")->version, "1.5-1");
 	assert_string_equal(find(f, "libw")->version, "1:0.8");
 
@@ -255,7 +231,7 @@ static void test_versioned_choice(void **state)
 
 static void test_architectures(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	assert_int_equal(add_index(f, "main", 0,
 		stanza("app", "1", "amd64", "Depends: data, python3:any (>= 3.11)\n"),
@@ -263,8 +239,7 @@ static void test_architectures(void **state)
 		stanza("data", "1", "all", "Multi-Arch: foreign\n"),
 		stanza("python3", "3.11.2-1", "amd64", "Multi-Arch: allowed\n"),
 		stanza("libm", "1", "amd64", "Multi-Arch: same\n"), NULL), 0);
-	assert_int_equal(closure(f, "app libm", NULL, NULL), 0);
-	assert_closure(f, "app data libm python3");
+	expect_closure(f, "app libm", NULL, NULL, "app data libm python3");
 	assert_string_equal(find(f, "data")->arch, "all");
 	assert_string_equal(find(f, "python3")->reason, "python3:any (>= 3.11)");
 	assert_true(find(f, "libm")->multiarch_same);
@@ -272,7 +247,7 @@ static void test_architectures(void **state)
 
 static void test_platform_stop(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	assert_int_equal(add_index(f, "main", 0,
 		stanza("app", "1", "amd64", "Depends: libc6 (>= 2.34), zlib1g\n"),
@@ -281,19 +256,16 @@ static void test_platform_stop(void **state)
 		stanza("libgcc-s1", "12.2.0", "amd64", "Depends: gcc-12-base\n"),
 		stanza("gcc-12-base", "12.2.0", "amd64", NULL),
 		stanza("cxxapp", "1", "amd64", "Depends: libgcc-s1 (>= 3.0), libc6\n"), NULL), 0);
-	assert_int_equal(closure(f, "app", "libc6", NULL), 0);
-	assert_closure(f, "app zlib1g");
-	assert_int_equal(closure(f, "app", NULL, NULL), 0);
-	assert_closure(f, "app gcc-12-base libc6 libgcc-s1 zlib1g");
+	expect_closure(f, "app", "libc6", NULL, "app zlib1g");
+	expect_closure(f, "app", NULL, NULL, "app gcc-12-base libc6 libgcc-s1 zlib1g");
 	/* A direct need of something in the closure stays in. */
-	assert_int_equal(closure(f, "app cxxapp", "libc6", NULL), 0);
-	assert_closure(f, "app cxxapp gcc-12-base libgcc-s1 zlib1g");
+	expect_closure(f, "app cxxapp", "libc6", NULL, "app cxxapp gcc-12-base libgcc-s1 zlib1g");
 	assert_string_equal(find(f, "libgcc-s1")->why, "cxxapp");
 }
 
 static void test_ignored(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	assert_int_equal(add_index(f, "main", 0,
 		stanza("app", "1", "amd64", "Depends: libfoo, docs, virt\n"),
@@ -303,16 +275,14 @@ static void test_ignored(void **state)
 		stanza("common", "1", "all", NULL),
 		/* The only provider of virt: no error when ignored. */
 		stanza("virt-impl", "1", "amd64", "Provides: virt\n"), NULL), 0);
-	assert_int_equal(closure(f, "app", NULL, "docs virt-impl"), 0);
-	assert_closure(f, "app common libfoo");
+	expect_closure(f, "app", NULL, "docs virt-impl", "app common libfoo");
 	/* Ignoring a requested package leaves it out too. */
-	assert_int_equal(closure(f, "app docs", NULL, "docs virt-impl"), 0);
-	assert_closure(f, "app common libfoo");
+	expect_closure(f, "app docs", NULL, "docs virt-impl", "app common libfoo");
 }
 
 static void test_manual(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	struct dos_strv wanted = { 0 }, manual = { 0 };
 	struct dos_closure_request req = { .wanted = &wanted, .manual = &manual };
 
@@ -330,7 +300,7 @@ static void test_manual(void **state)
 
 static void test_local_preferred(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	_cleanup_free_ char *url = NULL;
 
 	assert_int_equal(add_index(f, "bookworm main", 100,
@@ -350,7 +320,7 @@ static void test_local_preferred(void **state)
 
 static void test_unknown_package(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	assert_int_equal(add_index(f, "bookworm main", 0, stanza("app", "1", "amd64", NULL), NULL), 0);
 	assert_int_equal(add_index(f, "local", 10, stanza("mine", "1", "amd64", NULL), NULL), 0);
@@ -362,7 +332,7 @@ static void test_unknown_package(void **state)
 
 static void test_unsatisfiable(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	assert_int_equal(add_index(f, "main", 0,
 		stanza("app", "1.0", "amd64", "Depends: libmissing (>= 2)\n"),
@@ -391,7 +361,7 @@ static void test_unsatisfiable(void **state)
 
 static void test_why_chain(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	char *why;
 
 	assert_int_equal(add_index(f, "main", 0,
@@ -418,7 +388,7 @@ static void test_why_chain(void **state)
 
 static void test_source_field(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 
 	assert_int_equal(add_index(f, "main", 0,
 		stanza("libfoo1", "1.2-3+b1", "amd64", "Source: foo (1.2-3)\n"),
@@ -432,7 +402,7 @@ static void test_source_field(void **state)
 
 static void test_hostile_entries(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	_cleanup_free_ char *path = dos_xasprintf("%s/flat", f->dir);
 	_cleanup_free_ char *text = dos_xasprintf(
 		"Package: flat\nVersion: 1\nArchitecture: all\nFilename: ./flat_1_all.deb\n"
@@ -456,7 +426,7 @@ static void test_hostile_entries(void **state)
 
 static void test_bad_index(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	_cleanup_free_ char *path = dos_xasprintf("%s/bad", f->dir);
 	_cleanup_free_ char *missing = dos_xasprintf("%s/missing", f->dir);
 	const char *text = "Package: good\nVersion: 1\n\nPackage: two\n lines\nVersion: 1\n";
@@ -487,7 +457,7 @@ static void test_backend(void **state)
 }
 
 /* bookworm's Python stack, as its indices describe it (trimmed). */
-static int add_bookworm_python(struct fixture *f)
+static int add_bookworm_python(struct th_resolve *f)
 {
 	return add_index(f, "bookworm main", 100,
 		stanza("python3", "3.11.2-1+b1", "amd64",
@@ -504,7 +474,7 @@ static int add_bookworm_python(struct fixture *f)
 
 static void test_python_takeover(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	struct dos_python_info py;
 
 	assert_int_equal(add_bookworm_python(f), 0);
@@ -524,7 +494,7 @@ static void test_python_takeover(void **state)
 
 static void test_python_newer_than_distribution(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	struct dos_python_info py;
 
 	assert_int_equal(add_bookworm_python(f), 0);
@@ -535,8 +505,7 @@ static void test_python_newer_than_distribution(void **state)
 	assert_int_equal(py.dist_minor, 11);
 	assert_string_equal(py.dist_version, "3.11.2-1+b1");
 	/* A pure-Python package takes ours. */
-	assert_int_equal(closure(f, "python3.13 python3-six", NULL, NULL), 0);
-	assert_closure(f, "libssl3 python3-six python3.13");
+	expect_closure(f, "python3.13 python3-six", NULL, NULL, "libssl3 python3-six python3.13");
 	assert_int_equal(dos_python_check_closure(&f->ctx, &f->c, &py, "local"), 0);
 	/* A compiled one needs the distribution's 3.11: an error naming both. */
 	assert_int_equal(closure(f, "python3.13 python3-yaml", NULL, NULL), 0);
@@ -550,15 +519,14 @@ static void test_python_newer_than_distribution(void **state)
 
 static void test_python_none(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	struct dos_python_info py;
 
 	assert_int_equal(add_bookworm_python(f), 0);
 	assert_int_equal(add_index(f, "local", 500, stanza("tool", "1", "amd64", NULL), NULL), 0);
 	assert_int_equal(dos_resolver_python_takeover(f->r, "local", &py), 0);
 	assert_null(py.name);
-	assert_int_equal(closure(f, "python3-six", NULL, NULL), 0);
-	assert_closure(f, "libpython3-stdlib libpython3.11-stdlib libssl3 python3 python3-six "
+	expect_closure(f, "python3-six", NULL, NULL, "libpython3-stdlib libpython3.11-stdlib libssl3 python3 python3-six "
 		       "python3.11");
 	assert_int_equal(dos_python_check_closure(&f->ctx, &f->c, &py, "local"), 0);
 	dos_python_info_release(&py);
@@ -567,25 +535,25 @@ static void test_python_none(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_simple_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alternative, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alternative_avoids_conflict, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_virtual_provide, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_versioned_choice, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_architectures, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_platform_stop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ignored, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_manual, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_local_preferred, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_package, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsatisfiable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_why_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_source_field, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_entries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_index, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_python_takeover, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_python_newer_than_distribution, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_python_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_simple_chain, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_alternative, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_alternative_avoids_conflict, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_virtual_provide, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_versioned_choice, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_architectures, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_platform_stop, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_ignored, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_manual, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_local_preferred, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_package, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_unsatisfiable, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_why_chain, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_source_field, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_entries, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_index, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_python_takeover, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_python_newer_than_distribution, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_python_none, setup, th_resolve_teardown),
 		cmocka_unit_test(test_backend),
 	};
 	return cmocka_run_group_tests_name("resolve", tests, NULL, NULL);

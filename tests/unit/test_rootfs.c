@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "config.h"
 #include "rootfs.h"
 #include "run.h"
@@ -60,22 +62,9 @@ static int sh(const char *fmt, ...)
 	_cleanup_free_ char *log = dos_path_join(F->dir, "sh.log");
 	_cleanup_free_ char *home = dos_xasprintf("GNUPGHOME=%s", F->gnupg);
 	char *envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", home, "LC_ALL=C.UTF-8", NULL };
-	struct dos_run_opts ro = { .log_path = log, .envp = envp };
-	struct dos_ctx ctx;
-	char *cmd, *argv[] = { "sh", "-c", NULL, NULL };
-	va_list ap;
-	int r;
+	struct th_sh o = { .log = log, .envp = envp };
 
-	va_start(ap, fmt);
-	assert_true(vasprintf(&cmd, fmt, ap) >= 0);
-	va_end(ap);
-	argv[2] = cmd;
-	dos_ctx_init(&ctx);
-	r = dos_run(&ctx, argv, &ro);
-	if (r < 0)
-		print_message("# %s\n", ctx.msg);
-	free(cmd);
-	return r;
+	return TH_VSH(&o, fmt);
 }
 
 static void write_text(const char *path, const char *text)

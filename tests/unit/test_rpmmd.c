@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "resolve.h"
 #include "resolve_rpm.h"
 #include "util.h"
@@ -20,39 +22,12 @@
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define SHA1_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-struct fixture {
-	struct dos_ctx ctx;
-	char *dir;
-	struct dos_resolver *r;
-	struct dos_closure c;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = dos_xcalloc(1, sizeof(*f));
-
-	dos_ctx_init(&f->ctx);
-	f->ctx.log_level = DOS_LOG_ERROR;
-	f->dir = dos_xstrdup("/tmp/diracos-test-rpmmd-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(dos_resolver_new(&f->ctx, "rpm", "x86_64", &f->r), 0);
-	*state = f;
-	return 0;
+	return th_resolve_setup(state, "rpmmd", "rpm", "x86_64");
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	dos_closure_release(&f->c);
-	dos_resolver_free(f->r);
-	dos_rm_rf(&f->ctx, f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
-static char *write_file(struct fixture *f, const char *name, const char *text)
+static char *write_file(struct th_resolve *f, const char *name, const char *text)
 {
 	char *path = dos_path_join(f->dir, name);
 
@@ -86,7 +61,7 @@ static char *primary(const char *body, int n)
 			     n, body);
 }
 
-static void add_primary(struct fixture *f, const char *const *pkgs, int n)
+static void add_primary(struct th_resolve *f, const char *const *pkgs, int n)
 {
 	char *body = dos_xstrdup("");
 
@@ -102,7 +77,7 @@ static void add_primary(struct fixture *f, const char *const *pkgs, int n)
 						"http://example.invalid/os/", 0), 0);
 }
 
-static const char *version_of(struct fixture *f, const char *name)
+static const char *version_of(struct th_resolve *f, const char *name)
 {
 	const struct dos_resolved_pkg *p = dos_closure_find(&f->c, name);
 
@@ -123,7 +98,7 @@ static void test_evrcmp(void **state)
 
 static void test_closure_dnf(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	const char *req = "<rpm:requires><rpm:entry name=\"libepoch\" flags=\"GE\" epoch=\"1\" ver=\"1.0\"/>"
 			  "<rpm:entry name=\"webserver\" flags=\"GE\" epoch=\"0\" ver=\"2\"/>"
 			  "<rpm:entry name=\"(richa &gt;= 2 or richb)\"/>"
@@ -160,7 +135,7 @@ static void test_closure_dnf(void **state)
 	dos_strv_release(&platform);
 }
 
-static void closure_fails(struct fixture *f, const char *pkg, const char *msg)
+static void closure_fails(struct th_resolve *f, const char *pkg, const char *msg)
 {
 	const char *pkgs[] = { pkg };
 	struct dos_strv wanted = { 0 };
@@ -175,7 +150,7 @@ static void closure_fails(struct fixture *f, const char *pkg, const char *msg)
 
 static void test_sha1_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	_cleanup_free_ char *p = pkg_xml("bad", "0", "1", "1", "sha", "bad.rpm", NULL);
 
 	closure_fails(f, p, "no SHA256");
@@ -183,7 +158,7 @@ static void test_sha1_refused(void **state)
 
 static void test_hostile_href(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	_cleanup_free_ char *p = pkg_xml("bad", "0", "1", "1", "sha256", "../../etc/x.rpm", NULL);
 
 	closure_fails(f, p, "unsafe Filename");
@@ -200,7 +175,7 @@ static char *repomd(const char *type, const char *sumtype, const char *href)
 
 static void test_repomd(void **state)
 {
-	struct fixture *f = *state;
+	struct th_resolve *f = *state;
 	_cleanup_free_ char *good = repomd("primary", "sha256", "repodata/p-primary.xml.gz");
 	_cleanup_free_ char *sha1 = repomd("primary", "sha1", "repodata/p-primary.xml.gz");
 	_cleanup_free_ char *evil = repomd("primary", "sha256", "../../../etc/passwd");
@@ -228,10 +203,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_evrcmp),
-		cmocka_unit_test_setup_teardown(test_closure_dnf, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sha1_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_href, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_repomd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_closure_dnf, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_sha1_refused, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_href, setup, th_resolve_teardown),
+		cmocka_unit_test_setup_teardown(test_repomd, setup, th_resolve_teardown),
 	};
 
 	return cmocka_run_group_tests_name("rpmmd", tests, NULL, NULL);

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "run.h"
 #include "sandbox.h"
 #include "util.h"
@@ -53,17 +55,6 @@ static void write_text(const char *path, const char *text)
 
 	dos_ctx_init(&ctx);
 	assert_int_equal(dos_write_file_atomic(&ctx, path, text, strlen(text), 0644), 0);
-}
-
-static char *read_text(const char *path)
-{
-	struct dos_ctx ctx;
-	char *data = NULL;
-
-	dos_ctx_init(&ctx);
-	if (dos_read_file(&ctx, path, 1 << 20, &data, NULL) < 0)
-		return NULL;
-	return data;
 }
 
 static int copy_file(const char *src, const char *dst, mode_t mode)
@@ -190,7 +181,7 @@ static int sb_run(struct dos_ctx *ctx, struct dos_sandbox_opts *o, const char *s
 	o->argv = o->argv == argv ? NULL : o->argv;
 	o->log_path = NULL;
 	if (log)
-		*log = read_text(log_path);
+		*log = th_read(log_path);
 	if (log && !*log)
 		*log = strdup("");
 	return r;
@@ -269,7 +260,7 @@ static void test_root_read_only(void **state)
 	o.root_writable = true;
 	assert_int_equal(sb_run(&ctx, &o, "echo w > /written", &st, NULL), 0);
 	assert_int_equal(st, 0);
-	log = read_text(written);
+	log = th_read(written);
 	assert_string_equal(log, "w\n");
 	free(log);
 	unlink(written);
@@ -327,10 +318,10 @@ static void test_binds(void **state)
 	assert_non_null(strstr(log, "\nro\n"));
 	assert_non_null(strstr(log, "\nro2\n"));
 	free(log);
-	log = read_text(out_file);
+	log = th_read(out_file);
 	assert_string_equal(log, "made\n");
 	free(log);
-	log = read_text(file);
+	log = th_read(file);
 	assert_string_equal(log, "single\n");
 	free(log);
 	/* The missing mount point was created in the root folder. */
@@ -647,7 +638,7 @@ static void test_unprivileged(void **state)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
 		skip();
 	assert_int_equal(status, 0);
-	log = read_text(log_path);
+	log = th_read(log_path);
 	assert_non_null(log);
 	assert_string_equal(log, "0\ninside-root\nro\n");
 	free(log);
@@ -686,7 +677,7 @@ static void test_interactive_inherits(void **state)
 	close(fd_out);
 	assert_int_equal(r, 0);
 	assert_int_equal(st, 0);
-	text = read_text(out);
+	text = th_read(out);
 	assert_string_equal(text, "got typed\nerr\n");
 	free(text);
 }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "run.h"
 #include "testrun.h"
 #include "util.h"
@@ -24,38 +26,6 @@
 #include <unistd.h>
 
 static char *tmp;
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	struct dos_ctx ctx;
-	char *cmd, *argv[] = { "sh", "-ec", NULL, NULL };
-	struct dos_run_opts o = { .cwd = tmp };
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&cmd, fmt, ap) >= 0);
-	va_end(ap);
-	argv[2] = cmd;
-	dos_ctx_init(&ctx);
-	r = dos_run(&ctx, argv, &o);
-	free(cmd);
-	return r;
-}
-
-static void file_write(const char *rel, const char *text, mode_t mode)
-{
-	char *p = dos_path_join(tmp, rel);
-	FILE *f = fopen(p, "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(p, mode), 0);
-	free(p);
-}
 
 static void tests_fill(struct dos_tests *t)
 {
@@ -209,13 +179,13 @@ static void test_shell_command(void **state)
 	char *mount = dos_path_join(tmp, "it's here"), *out = NULL, *text;
 
 	(void)state;
-	assert_int_equal(sh("mkdir -p \"it's here\""), 0);
-	file_write("it's here/diracosrc", "DIRACOS=marked\nexport DIRACOS\n", 0644);
+	assert_int_equal(th_sh_at(tmp, "mkdir -p \"it's here\""), 0);
+	th_write_at(tmp, "it's here/diracosrc", "DIRACOS=marked\nexport DIRACOS\n", 0644);
 	assert_int_equal(shell_run(&t, mount, NULL, &out), 0);
 	assert_string_equal(out, "from marked\n");
 	free(out);
 	/* a diracosrc that fails stops the test */
-	file_write("it's here/diracosrc", "false\n", 0644);
+	th_write_at(tmp, "it's here/diracosrc", "false\n", 0644);
 	text = dos_testrun_shell(&t, mount, NULL);
 	assert_non_null(strstr(text, "exit 125"));
 	free(text);
@@ -254,9 +224,9 @@ static void test_shell_import(void **state)
 		free(mount);
 		skip();
 	}
-	assert_int_equal(sh("mkdir -p b/lib && echo 'x = 1' >b/lib/mymod.py"), 0);
+	assert_int_equal(th_sh_at(tmp, "mkdir -p b/lib && echo 'x = 1' >b/lib/mymod.py"), 0);
 	rc = dos_xasprintf("PYTHONPATH=%s/lib\nexport PYTHONPATH\n", mount);
-	file_write("b/diracosrc", rc, 0644);
+	th_write_at(tmp, "b/diracosrc", rc, 0644);
 	free(rc);
 	assert_int_equal(shell_run(&t, mount, "/usr/bin/python3", &out), 0);
 	assert_non_null(strstr(out, "module mymod: "));
@@ -265,7 +235,7 @@ static void test_shell_import(void **state)
 	t.spec = "json";
 	assert_int_equal(shell_run(&t, mount, "/usr/bin/python3", &out), 1);
 	free(out);
-	assert_int_equal(sh("grep -q 'module json comes from .*, outside the bundle' shell.log"), 0);
+	assert_int_equal(th_sh_at(tmp, "grep -q 'module json comes from .*, outside the bundle' shell.log"), 0);
 	/* a builtin module has no file: it passes */
 	t.spec = "sys";
 	assert_int_equal(shell_run(&t, mount, "/usr/bin/python3", &out), 0);
@@ -360,7 +330,7 @@ static void test_json(void **state)
 static int run_setup(void **state)
 {
 	(void)state;
-	return sh("rm -rf bundle runtmp && mkdir -p bundle/tiny/usr/bin runtmp && "
+	return th_sh_at(tmp, "rm -rf bundle runtmp && mkdir -p bundle/tiny/usr/bin runtmp && "
 		  "printf '#include <stdio.h>\\nint main(void) { puts(\"hi\"); return 0; }\\n' "
 		  ">hi.c && gcc -o bundle/tiny/usr/bin/hi hi.c && "
 		  "echo 'DIRACOS=x' >bundle/tiny/diracosrc && "
@@ -388,7 +358,7 @@ static int testrun(const char *rel, const struct dos_strv *platforms,
 		unsetenv("TMPDIR");
 	snprintf(msg, n, "%s", ctx.msg);
 	/* the temporary folder (an unpacked tarball) is gone */
-	assert_int_equal(sh("test -z \"$(ls -A runtmp)\""), 0);
+	assert_int_equal(th_sh_at(tmp, "test -z \"$(ls -A runtmp)\""), 0);
 	free(old);
 	free(path);
 	free(tmpdir);
@@ -429,7 +399,7 @@ static void test_run_tarball(void **state)
 	char msg[DOS_ERRMSG_MAX];
 
 	(void)state;
-	assert_int_equal(sh("tar -C bundle -czf t.tar.gz tiny"), 0);
+	assert_int_equal(th_sh_at(tmp, "tar -C bundle -czf t.tar.gz tiny"), 0);
 	assert_int_equal(testrun("t.tar.gz", NULL, &m, msg, sizeof(msg)), 0);
 	assert_no_root_needed(&m);
 	dos_testrun_matrix_release(&m);
@@ -443,7 +413,7 @@ static void test_run_tarball(void **state)
 	dos_strv_release(&platforms);
 	/* A non-ASCII name in a pax header (UTF-8, as the pack step writes
 	 * it; ca-certificates has some), read in this process's "C" locale */
-	assert_int_equal(sh("python3 -c 'import io, tarfile\n"
+	assert_int_equal(th_sh_at(tmp, "python3 -c 'import io, tarfile\n"
 			    "t = tarfile.open(\"u.tar.gz\", \"w:gz\", format=tarfile.PAX_FORMAT)\n"
 			    "t.add(\"bundle/tiny\", arcname=\"tiny\")\n"
 			    "i = tarfile.TarInfo(\"tiny/F\\u0151tan\\u00fas\\u00edtv\\u00e1ny.crt\")\n"
@@ -499,10 +469,10 @@ static void test_run_errors(void **state)
 {
 	(void)state;
 	assert_run_error("nothing-here", DOS_EUSAGE, "bundle '");
-	assert_int_equal(sh("mkdir -p empty"), 0);
+	assert_int_equal(th_sh_at(tmp, "mkdir -p empty"), 0);
 	assert_run_error("empty", DOS_EUSAGE, "no diracosrc");
 	/* two top folders */
-	assert_int_equal(sh("mkdir -p two/a two/b && touch two/a/diracosrc two/b/x && "
+	assert_int_equal(th_sh_at(tmp, "mkdir -p two/a two/b && touch two/a/diracosrc two/b/x && "
 			    "tar -C two -cf two.tar a b"), 0);
 	assert_run_error("two.tar", DOS_EFORMAT, "entry 'b/' is outside its one top folder");
 	/* a path with .., an absolute path, a hard link leaving the top */
@@ -512,9 +482,9 @@ static void test_run_errors(void **state)
 	assert_run_error("abs.tar", DOS_EFORMAT, "entry '/tmp/escaped' is outside");
 	tar_hostile("hard.tar", "tiny/passwd", "../etc/passwd");
 	assert_run_error("hard.tar", DOS_EFORMAT, "entry 'tiny/passwd' is outside");
-	assert_int_equal(sh("test ! -e escaped && test ! -e ../escaped && "
+	assert_int_equal(th_sh_at(tmp, "test ! -e escaped && test ! -e ../escaped && "
 			    "test ! -e /tmp/escaped"), 0);
-	assert_int_equal(sh("printf 'not a tarball' >junk.tar.zst"), 0);
+	assert_int_equal(th_sh_at(tmp, "printf 'not a tarball' >junk.tar.zst"), 0);
 	assert_run_error("junk.tar.zst", DOS_EFORMAT, "bundle '");
 	/* a platform name that would lead the logs elsewhere */
 	{
@@ -529,26 +499,21 @@ static void test_run_errors(void **state)
 		dos_strv_release(&bad);
 	}
 	/* no diracos.json and no -c */
-	assert_int_equal(sh("rm bundle/tiny/diracos.json"), 0);
+	assert_int_equal(th_sh_at(tmp, "rm bundle/tiny/diracos.json"), 0);
 	assert_run_error("bundle/tiny", DOS_ECONFIG, "has no diracos.json");
 }
 
 static int group_setup(void **state)
 {
 	(void)state;
-	tmp = strdup("/tmp/diracos-test-testrun-XXXXXX");
-	assert_non_null(mkdtemp(tmp));
+	tmp = th_tmpdir("testrun");
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	struct dos_ctx ctx;
-
 	(void)state;
-	dos_ctx_init(&ctx);
-	assert_int_equal(dos_rm_rf(&ctx, tmp), 0);
-	free(tmp);
+	th_tmpdir_remove(tmp);
 	return 0;
 }
 

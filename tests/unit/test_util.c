@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "helpers.h"
+
 #include "run.h"
 #include "util.h"
 
@@ -29,19 +31,11 @@ static void test_sha256_known_vectors(void **state)
 	assert_false(dos_sha256_valid("zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 }
 
-static char *make_tmpdir(void)
-{
-	char *t = strdup("/tmp/diracos-test-XXXXXX");
-
-	assert_non_null(mkdtemp(t));
-	return t;
-}
-
 static void test_atomic_write_and_abort(void **state)
 {
 	struct dos_ctx ctx;
 	struct dos_atomic af;
-	char *dir = make_tmpdir();
+	char *dir = th_tmpdir("util");
 	char *path = dos_path_join(dir, "file");
 	char *data = NULL;
 	size_t len;
@@ -69,19 +63,6 @@ static void test_atomic_write_and_abort(void **state)
 	free(dir);
 }
 
-static size_t dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(d);
-	return n;
-}
-
 /* A process killed before the commit leaves no temporary beside the file
  * (an unnamed O_TMPFILE file); a commit gives the mode asked for, whatever
  * the umask, and replaces the file. */
@@ -89,7 +70,7 @@ static void test_atomic_killed_leaves_nothing(void **state)
 {
 	struct dos_ctx ctx;
 	struct dos_atomic af;
-	char *dir = make_tmpdir();
+	char *dir = th_tmpdir("util");
 	char *path = dos_path_join(dir, "file");
 	struct stat st;
 	char *data = NULL;
@@ -109,7 +90,7 @@ static void test_atomic_killed_leaves_nothing(void **state)
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
-	assert_int_equal(dir_entries(dir), 1);
+	assert_int_equal(th_count_dir(dir), 1);
 
 	umask(077);
 	assert_int_equal(dos_write_file_atomic(&ctx, path, "new", 3, 0644), 0);
@@ -118,7 +99,7 @@ static void test_atomic_killed_leaves_nothing(void **state)
 	assert_int_equal(st.st_mode & 07777, 0644);
 	assert_int_equal(dos_read_file(&ctx, path, 100, &data, &len), 0);
 	assert_string_equal(data, "new");
-	assert_int_equal(dir_entries(dir), 1);
+	assert_int_equal(th_count_dir(dir), 1);
 	free(data);
 	assert_int_equal(dos_rm_rf(&ctx, dir), 0);
 	free(path);
@@ -161,7 +142,7 @@ static void test_path_absolute(void **state)
 static void test_mkdir_p(void **state)
 {
 	struct dos_ctx ctx;
-	char *dir = make_tmpdir();
+	char *dir = th_tmpdir("util");
 	char *deep = dos_path_join(dir, "a/b/c");
 	struct stat st;
 
@@ -179,7 +160,7 @@ static void test_run_capture_and_failure(void **state)
 {
 	struct dos_ctx ctx;
 	char *out = NULL;
-	char *dir = make_tmpdir();
+	char *dir = th_tmpdir("util");
 	char *log = dos_path_join(dir, "log");
 	char *echo_argv[] = { "sh", "-c", "echo out; echo $HOME", NULL };
 	char *fail_argv[] = { "sh", "-c", "echo first line; echo last words >&2; exit 3", NULL };

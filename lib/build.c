@@ -34,38 +34,6 @@
 
 /* --- small helpers --- */
 
-static int write_all(struct dos_ctx *ctx, int fd, const void *buf, size_t len, const char *what)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot write '%s'", what);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int copy_fd(struct dos_ctx *ctx, int in, int out, const char *what)
-{
-	char buf[IO_BLOCK];
-	ssize_t n;
-
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot read '%s'", what);
-		if (write_all(ctx, out, buf, (size_t)n, what) < 0)
-			return DOS_EIO;
-	}
-	return 0;
-}
-
 static int copy_file(struct dos_ctx *ctx, const char *src, const char *dest, bool append)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -76,7 +44,7 @@ static int copy_file(struct dos_ctx *ctx, const char *src, const char *dest, boo
 	out = open(dest, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC | O_EXCL), 0644);
 	if (out < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot create '%s'", dest);
-	return copy_fd(ctx, in, out, src);
+	return dos_fd_copy(ctx, in, out, src);
 }
 
 /* The last lines of a log, at most LOG_TAIL_BYTES of them so that the
@@ -416,7 +384,7 @@ static int root_sources_list(struct build *b)
 	fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return dos_error_errno(b->ctx, DOS_EIO, errno, "cannot write '%s'", path);
-	return write_all(b->ctx, fd, list, strlen(list), path);
+	return dos_fd_write(b->ctx, fd, list, strlen(list), path);
 }
 
 static bool is_rpm(const struct dos_config *cfg)

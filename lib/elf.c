@@ -1144,28 +1144,12 @@ static int rpath_append(struct dos_ctx *ctx, struct elf *e, const char *rpath, s
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Any gap before the block stays a hole: it reads as zeros. */
 static int block_write(int fd, const struct block *b)
 {
 	if (lseek(fd, (off_t)b->off, SEEK_SET) < 0)
 		return errno;
-	return write_all(fd, b->data, b->len);
+	return dos_write_full(fd, b->data, b->len);
 }
 
 /* Atomic replacement, keeping mode and (when allowed) owner. No fsync: the
@@ -1181,7 +1165,7 @@ static int file_replace(struct dos_ctx *ctx, const char *path, const struct stat
 	if (fd < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot create a temporary file beside '%s'",
 				       path);
-	err = write_all(fd, head, head_len);
+	err = dos_write_full(fd, head, head_len);
 	if (!err && b)
 		err = block_write(fd, b);
 	if (fchown(fd, st->st_uid, st->st_gid) < 0) {

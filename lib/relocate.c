@@ -251,35 +251,6 @@ static char *temp_name_beside(const char *path)
 	return dos_xasprintf("%s/.dos-relocate-XXXXXX", dir);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int copy_fd(int in, int out)
-{
-	char buf[1 << 16];
-	ssize_t n;
-	int err = 0;
-
-	while (!err && (n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno != EINTR)
-			return errno;
-		if (n > 0)
-			err = write_all(out, buf, (size_t)n);
-	}
-	return err;
-}
-
 /* Closes the temporary file fd, gives it its mode and renames it to dst;
  * on an error (err on entry included) removes it. No fsync: after a crash
  * the bundle is rebuilt anyway. */
@@ -312,7 +283,7 @@ static int file_copy_over(struct dos_ctx *ctx, const char *src, const char *dst,
 	out = mkostemp(tmp, O_CLOEXEC);
 	if (out < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot create a file beside '%s'", dst);
-	return temp_commit(ctx, out, tmp, dst, mode, copy_fd(in, out));
+	return temp_commit(ctx, out, tmp, dst, mode, dos_copy_full(in, out));
 }
 
 /* Replaces path with head + rest. */
@@ -324,9 +295,9 @@ static int file_write_replace(struct dos_ctx *ctx, const char *path, mode_t mode
 
 	if (fd < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot create a file beside '%s'", path);
-	err = write_all(fd, head, head_len);
+	err = dos_write_full(fd, head, head_len);
 	if (!err)
-		err = write_all(fd, rest, rest_len);
+		err = dos_write_full(fd, rest, rest_len);
 	return temp_commit(ctx, fd, tmp, path, mode, err);
 }
 

@@ -72,22 +72,6 @@ static char *xstrndup(const char *s, size_t n)
 	return d;
 }
 
-static int write_all(struct dos_ctx *ctx, int fd, const void *buf, size_t len, const char *what)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot write '%s'", what);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Copies in to out; size and sha256 of what was copied. */
 static int fd_copy(struct dos_ctx *ctx, int in, int out, const char *what, uint64_t *size,
 		   char sha256[DOS_SHA256_HEX])
@@ -107,7 +91,7 @@ static int fd_copy(struct dos_ctx *ctx, int in, int out, const char *what, uint6
 		}
 		dos_sha256_update(h, buf, (size_t)n);
 		*size += (uint64_t)n;
-		r = write_all(ctx, out, buf, (size_t)n, what);
+		r = dos_fd_write(ctx, out, buf, (size_t)n, what);
 	}
 	dos_sha256_final(h, sha256);
 	return r;

@@ -56,6 +56,19 @@ void dos_atomic_abort(struct dos_atomic *af);
 int dos_write_file_atomic(struct dos_ctx *ctx, const char *path, const void *data,
 			  size_t len, mode_t mode);
 
+/* --- whole writes and copies: through short writes and EINTR --- */
+
+/* Writes all len bytes of buf to fd: 0, or the errno of the failed write. */
+int dos_write_full(int fd, const void *buf, size_t len);
+/* Copies in to out up to in's end: 0, or the errno of the failed read or
+ * write. */
+int dos_copy_full(int in, int out);
+/* As dos_write_full, the error kept on ctx: "cannot write '<what>'". */
+int dos_fd_write(struct dos_ctx *ctx, int fd, const void *buf, size_t len, const char *what);
+/* As dos_copy_full, the error kept on ctx: "cannot read '<what>'" or
+ * "cannot write '<what>'". */
+int dos_fd_copy(struct dos_ctx *ctx, int in, int out, const char *what);
+
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
 int dos_read_file(struct dos_ctx *ctx, const char *path, size_t max, char **data, size_t *len);
 

@@ -125,6 +125,30 @@ char *dos_build_log_tail(const char *path)
 	return log_tail(path, LOG_TAIL_LINES);
 }
 
+int dos_build_step_failed(struct dos_ctx *ctx, const char *what, char *const argv[],
+			  const char *cwd, int status, const char *log)
+{
+	_cleanup_free_ char *tail = log_tail(log, LOG_TAIL_LINES);
+	char cmd[512] = "";
+	size_t used = 0;
+
+	for (int i = 0; argv[i] && used < sizeof(cmd); i++)
+		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "%s%s", i ? " " : "", argv[i]);
+	return dos_error(ctx, DOS_ECHILD, "%s (%s, in %s) exited with status %d; the end of "
+			 "'%s':\n%s", what, cmd, cwd, status, log, tail);
+}
+
+int dos_build_end(struct dos_ctx *ctx, int r, const char *log, struct dos_rootfs_instance **inst,
+		  const char *dir)
+{
+	if (r < 0)
+		dos_log_append(log, "diracos: failed: %s\n", ctx->msg);
+	dos_rootfs_instance_free(dos_steal(inst));
+	if (r == 0)
+		dos_rm_rf(ctx, dir);
+	return r;
+}
+
 /* A leftover instance of a crashed run may still be mounted. */
 static int workdir_fresh(struct build *b)
 {
@@ -421,17 +445,6 @@ static int root_make(struct build *b)
 
 /* --- the steps in the sandbox --- */
 
-static int step_failed(struct build *b, const char *what, char *const argv[], int status)
-{
-	_cleanup_free_ char *tail = log_tail(b->log, LOG_TAIL_LINES);
-	char cmd[512] = "";
-	size_t used = 0;
-
-	for (int i = 0; argv[i] && used < sizeof(cmd); i++)
-		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "%s%s", i ? " " : "", argv[i]);
-	return dos_error(b->ctx, DOS_ECHILD, "%s (%s, in %s) exited with status %d; the end of "
-			 "'%s':\n%s", what, cmd, b->cwd, status, b->log, tail);
-}
 
 /* Runs argv in the build root with the script (or patch) file bound at dest. */
 static int step_run(struct build *b, const char *what, const char *file, const char *dest,
@@ -457,7 +470,7 @@ static int step_run(struct build *b, const char *what, const char *file, const c
 	r = dos_sandbox_run(b->ctx, &so, &status);
 	if (r < 0)
 		return dos_error_prefix(b->ctx, "%s (log: '%s')", what, b->log);
-	return status ? step_failed(b, what, argv, status) : 0;
+	return status ? dos_build_step_failed(b->ctx, what, argv, b->cwd, status, b->log) : 0;
 }
 
 static int step_script(struct build *b, const char *kind, const char *file)
@@ -583,11 +596,7 @@ int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 		r = steps_run(&b);
 	if (r == 0)
 		r = package_commit(&b);
-	if (r < 0)
-		dos_log_append(b.log, "diracos: failed: %s\n", ctx->msg);
-	dos_rootfs_instance_free(dos_steal(&b.inst));
-	if (r == 0)
-		dos_rm_rf(ctx, b.dir);
+	r = dos_build_end(ctx, r, b.log, &b.inst, b.dir);
 	build_release(&b);
 	return r < 0 ? dos_error_prefix(ctx, "package '%s'", o->pkg->name) : 0;
 }

@@ -880,18 +880,6 @@ static int root_make(struct sbuild *b)
 	return dos_write_file_atomic(b->ctx, path, list, strlen(list), 0644);
 }
 
-static int step_failed(struct sbuild *b, const char *what, char *const argv[], const char *cwd,
-		       int status)
-{
-	_cleanup_free_ char *tail = dos_build_log_tail(b->log);
-	char cmd[512] = "";
-	size_t used = 0;
-
-	for (int i = 0; argv[i] && used < sizeof(cmd); i++)
-		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "%s%s", i ? " " : "", argv[i]);
-	return dos_error(b->ctx, DOS_ECHILD, "%s (%s, in %s) exited with status %d; the end of "
-			 "'%s':\n%s", what, cmd, cwd, status, b->log, tail);
-}
 
 /* Runs argv in the build root: the source files read-only in
  * /diracos/sources, the build folder read-write at /diracos/build, and
@@ -924,7 +912,7 @@ static int step_run(struct sbuild *b, const char *what, char *const argv[], cons
 	dos_strv_release(&names);
 	if (r < 0)
 		return dos_error_prefix(b->ctx, "%s (log: '%s')", what, b->log);
-	return status ? step_failed(b, what, argv, cwd, status) : 0;
+	return status ? dos_build_step_failed(b->ctx, what, argv, cwd, status, b->log) : 0;
 }
 
 #define TREE "/diracos/build/src"
@@ -1034,11 +1022,7 @@ int dos_build_src_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 		r = steps_run(&b);
 	if (r == 0)
 		r = outputs_commit(&b);
-	if (r < 0)
-		dos_log_append(b.log, "diracos: failed: %s\n", ctx->msg);
-	dos_rootfs_instance_free(dos_steal(&b.inst));
-	if (r == 0)
-		dos_rm_rf(ctx, b.dir);
+	r = dos_build_end(ctx, r, b.log, &b.inst, b.dir);
 	sbuild_release(&b);
 	return r < 0 ? dos_error_prefix(ctx, "package '%s'", o->pkg->name) : 0;
 }

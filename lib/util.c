@@ -585,7 +585,7 @@ int dos_python3_minor(const char *name)
 
 void dos_log_append(const char *log, const char *fmt, ...)
 {
-	FILE *f = fopen(log, "ae");
+	FILE *f = log ? fopen(log, "ae") : NULL;
 	va_list ap;
 
 	if (!f)

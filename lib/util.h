@@ -23,7 +23,8 @@ int dos_sha256_file(struct dos_ctx *ctx, const char *path, char hex[DOS_SHA256_H
 bool dos_sha256_valid(const char *s);
 
 /* Appends printf-style text to the file log (a build or step log); a log
- * that cannot be opened is skipped: the step's own result decides. */
+ * that cannot be opened, or none (NULL), is skipped: the step's own result
+ * decides. */
 void dos_log_append(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "python3.11" -> 11: the minor version in a CPython 3 interpreter's

@@ -10,6 +10,7 @@
 #include "rootfs.h"
 #include "sandbox.h"
 #include "source.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -221,41 +222,18 @@ static int sources_get(struct build *b)
 
 /* --- unpacking the first source --- */
 
-/* The entry's path relative to the root: no absolute path, no "..". */
-static const char *entry_rel(const char *path)
-{
-	const char *p;
-
-	if (!path || path[0] == '/')
-		return NULL;
-	while (!strncmp(path, "./", 2))
-		path += 2;
-	for (p = path; *p; p += strcspn(p, "/"), p += *p == '/')
-		if (!strncmp(p, "..", 2) && (p[2] == '/' || !p[2]))
-			return NULL;
-	return path;
-}
-
 static int entry_rebase(struct dos_ctx *ctx, struct archive_entry *e, const char *root,
 			const char *what)
 {
-	const char *rel = entry_rel(archive_entry_pathname(e)), *link = archive_entry_hardlink(e);
+	const char *rel = dos_untar_rel(archive_entry_pathname(e)), *link = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
-	char *full;
 
-	if (!rel || (link && !entry_rel(link)))
+	if (!rel || (link && !dos_untar_rel(link)))
 		return dos_error(ctx, DOS_EFORMAT, "%s: entry '%s' leaves the source folder", what,
 				 archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 	if (!rel[0] || (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK))
 		return 1;
-	full = dos_path_join(root, rel);
-	archive_entry_set_pathname(e, full);
-	free(full);
-	if (link) {
-		full = dos_path_join(root, entry_rel(link));
-		archive_entry_set_hardlink(e, full);
-		free(full);
-	}
+	dos_untar_place(e, root);
 	archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "progress.h"
 #include "rootfs.h"
 #include "sandbox.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -371,23 +372,6 @@ static int top_check(struct dos_ctx *ctx, const char *given, const char *top)
 	return 0;
 }
 
-/* The entry's path without "./", NULL when absolute or holding "..". */
-static const char *entry_rel(const char *p)
-{
-	if (!p || p[0] == '/')
-		return NULL;
-	while (p[0] == '.' && p[1] == '/')
-		p += 2;
-	for (const char *c = p; *c;) {
-		size_t n = strcspn(c, "/");
-		if (n == 2 && c[0] == '.' && c[1] == '.')
-			return NULL;
-		c += n;
-		c += *c == '/';
-	}
-	return p;
-}
-
 /* Checks that rel lies in the one top folder (*top: its name, set by the
  * first entry). */
 static bool entry_in_top(const char *rel, char **top)
@@ -404,42 +388,21 @@ static bool entry_in_top(const char *rel, char **top)
 static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, const char *dest,
 		       const char *tarball, char **top)
 {
-	const char *orig = archive_entry_pathname(e), *rel = entry_rel(orig);
+	const char *orig = archive_entry_pathname(e), *rel = dos_untar_rel(orig);
 	const char *link = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
-	char *full;
 
-	if (rel && (!rel[0] || !strcmp(rel, ".")))
+	if (rel && !rel[0])
 		return 1;
-	if (!rel || !entry_in_top(rel, top) || (link && (!entry_rel(link) ||
-						      !entry_in_top(entry_rel(link), top))))
+	if (!rel || !entry_in_top(rel, top) || (link && (!dos_untar_rel(link) ||
+						      !entry_in_top(dos_untar_rel(link), top))))
 		return dos_error(ctx, DOS_EFORMAT, "bundle '%s': entry '%s' is outside its one "
 				 "top folder", tarball, orig ? orig : "");
 	if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
 		return 1;
 	archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
-	full = dos_path_join(dest, rel);
-	archive_entry_set_pathname(e, full);
-	free(full);
-	if (link) {
-		full = dos_path_join(dest, entry_rel(link));
-		archive_entry_set_hardlink(e, full);
-		free(full);
-	}
+	dos_untar_place(e, dest);
 	return 0;
-}
-
-static int data_copy(struct archive *in, struct archive *out)
-{
-	const void *buf;
-	size_t len;
-	la_int64_t off;
-	int r;
-
-	while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_OK)
-			return ARCHIVE_FAILED;
-	return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
 }
 
 static int entries_unpack(struct dos_ctx *ctx, struct archive *in, struct archive *out,
@@ -454,7 +417,7 @@ static int entries_unpack(struct dos_ctx *ctx, struct archive *in, struct archiv
 			return p;
 		if (p > 0)
 			continue;
-		if (archive_write_header(out, e) < ARCHIVE_OK || data_copy(in, out) < ARCHIVE_OK ||
+		if (archive_write_header(out, e) < ARCHIVE_OK || dos_untar_data(in, out) < ARCHIVE_OK ||
 		    archive_write_finish_entry(out) < ARCHIVE_OK)
 			return dos_error(ctx, DOS_EFORMAT, "bundle '%s': entry '%s': %s", tarball,
 					 shown, archive_error_string(out) ?: archive_error_string(in));

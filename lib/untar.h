@@ -1,0 +1,18 @@
+/* Entries of an archive unpacked below a folder (build.c's sources,
+ * rootfs.c's cached roots, testrun.c's bundles): each caller decides which
+ * entries it takes; these helpers keep every path inside the folder. */
+#pragma once
+
+struct archive;
+struct archive_entry;
+
+/* An entry's path relative to the folder ("./usr/bin" -> "usr/bin"), ""
+ * for the folder itself ("." or "./"), NULL when it would leave it (an
+ * absolute path, a ".." component). */
+const char *dos_untar_rel(const char *path);
+/* Points e at root/<its path>, and a hard link's target at root/<target>;
+ * the caller has checked that dos_untar_rel accepts both. */
+void dos_untar_place(struct archive_entry *e, const char *root);
+/* Copies the current entry's data from in to out: ARCHIVE_OK, ARCHIVE_FAILED
+ * when a write failed, else the failed read's status. */
+int dos_untar_data(struct archive *in, struct archive *out);

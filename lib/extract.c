@@ -11,6 +11,7 @@
  * a path is the first claimer's to take over or replace (node_reuse). */
 #include "extract_internal.h"
 #include "progress.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -45,13 +46,6 @@ void *extract_vec_push(void *pv, size_t *n, size_t size)
 	memset(slot, 0, size);
 	(*n)++;
 	return slot;
-}
-
-const char *extract_aerr(struct archive *a)
-{
-	const char *s = archive_error_string(a);
-
-	return s ? s : "unknown libarchive error";
 }
 
 static int pwrite_all(int fd, const void *buf, size_t len, int64_t pos)
@@ -132,57 +126,21 @@ static void note_add(struct dos_extract_note **v, size_t *n, const char *path,
 
 enum member { M_CONTROL = 1, M_DATA, M_OTHER };
 
-static la_ssize_t member_read(struct archive *a, void *data, const void **buf)
-{
-	struct deb *d = data;
-	size_t size;
-	la_int64_t off;
-	int r = archive_read_data_block(d->outer, buf, &size, &off);
-
-	if (r == ARCHIVE_EOF)
-		return 0;
-	if (r != ARCHIVE_OK) {
-		archive_set_error(a, EIO, "%s", extract_aerr(d->outer));
-		return -1;
-	}
-	return (la_ssize_t)size;
-}
-
 static int deb_open(struct dos_ctx *ctx, struct deb *d, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
 	memset(d, 0, sizeof(*d));
-	d->fd = -1;
-	if (fd < 0)
-		return dos_error_errno(ctx, DOS_EIO, errno, "cannot open");
-	d->fd = fd;
-	d->outer = archive_read_new();
-	if (!d->outer)
-		return dos_error(ctx, DOS_ENOMEM, "out of memory");
-	archive_read_support_format_ar(d->outer);
-	if (archive_read_open_fd(d->outer, fd, READ_BLOCK) != ARCHIVE_OK)
-		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: %s", extract_aerr(d->outer));
-	return 0;
+	return dos_deb_reader_open(ctx, &d->ar, path);
 }
 
 void extract_deb_inner_close(struct deb *d)
 {
-	if (d->inner)
-		archive_read_free(d->inner);
-	d->inner = NULL;
+	dos_deb_reader_inner_close(&d->ar);
 }
 
 static void deb_close(struct deb *d)
 {
 	extract_rpm_close(d);
-	extract_deb_inner_close(d);
-	if (d->outer)
-		archive_read_free(d->outer);
-	d->outer = NULL;
-	if (d->fd >= 0)
-		close(d->fd);
-	d->fd = -1;
+	dos_deb_reader_close(&d->ar);
 }
 
 static int deb_check_version(struct dos_ctx *ctx, struct deb *d, const char *name)
@@ -191,8 +149,8 @@ static int deb_check_version(struct dos_ctx *ctx, struct deb *d, const char *nam
 
 	if (strcmp(name, "debian-binary"))
 		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: first member is '%s'", name);
-	if (archive_read_data(d->outer, buf, sizeof(buf) - 1) < 0)
-		return dos_error(ctx, DOS_EFORMAT, "debian-binary: %s", extract_aerr(d->outer));
+	if (archive_read_data(d->ar.outer, buf, sizeof(buf) - 1) < 0)
+		return dos_error(ctx, DOS_EFORMAT, "debian-binary: %s", dos_untar_error(d->ar.outer));
 	if (strncmp(buf, "2.", 2))
 		return dos_error(ctx, DOS_EFORMAT, "unsupported package format version '%.4s'", buf);
 	return M_OTHER;
@@ -203,13 +161,13 @@ static int deb_next(struct dos_ctx *ctx, struct deb *d)
 {
 	struct archive_entry *ae;
 	const char *name;
-	int r = archive_read_next_header(d->outer, &ae);
+	int r = archive_read_next_header(d->ar.outer, &ae);
 
 	if (r == ARCHIVE_EOF && d->members)
 		return 0;
 	if (r != ARCHIVE_OK)
 		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: %s",
-				 r == ARCHIVE_EOF ? "empty archive" : extract_aerr(d->outer));
+				 r == ARCHIVE_EOF ? "empty archive" : dos_untar_error(d->ar.outer));
 	name = archive_entry_pathname(ae);
 	name = name ? name : "";
 	snprintf(d->member, sizeof(d->member), "%s", name);
@@ -226,37 +184,14 @@ static int deb_next(struct dos_ctx *ctx, struct deb *d)
 
 int extract_deb_inner_open(struct dos_ctx *ctx, struct deb *d)
 {
-	d->inner = archive_read_new();
-	if (!d->inner)
-		return dos_error(ctx, DOS_ENOMEM, "out of memory");
-	archive_read_support_format_tar(d->inner);
-	/* The compressions dpkg knows, each in-process; support_filter_all
-	 * would also accept some through external programs. */
-	archive_read_support_filter_gzip(d->inner);
-	archive_read_support_filter_xz(d->inner);
-	archive_read_support_filter_lzma(d->inner);
-	archive_read_support_filter_bzip2(d->inner);
-	archive_read_support_filter_zstd(d->inner);
-	if (archive_read_open(d->inner, d, NULL, member_read, NULL) != ARCHIVE_OK)
-		return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", d->member,
-				 extract_aerr(d->inner));
-	return 0;
+	return dos_deb_reader_inner_open(ctx, &d->ar, d->member);
 }
 
 int extract_deb_inner_next(struct dos_ctx *ctx, struct deb *d, struct archive_entry **ae)
 {
-	int r;
-
 	if (d->rpm)
 		return extract_rpm_next(ctx, d, ae);
-	r = archive_read_next_header(d->inner, ae);
-
-	if (r == ARCHIVE_EOF)
-		return 0;
-	if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
-		return 1;
-	return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", d->member,
-			 extract_aerr(d->inner));
+	return dos_deb_reader_inner_next(ctx, &d->ar, d->member, ae);
 }
 
 /* --- entries: content, then placement under the table's rules --- */
@@ -303,7 +238,7 @@ static int source_next(struct worker *w, struct source *s, const void **buf, siz
 		return 0;
 	if (r != ARCHIVE_OK)
 		return dos_error(&w->ctx, DOS_EFORMAT, "truncated or corrupt payload: %s",
-				 extract_aerr(s->a));
+				 dos_untar_error(s->a));
 	if (off != s->pos)
 		return dos_error(&w->ctx, DOS_EFORMAT, "sparse files are not supported");
 	s->pos += (int64_t)*len;
@@ -739,7 +674,7 @@ static int hardlink_from_deb(struct worker *w, struct item *it, const char *targ
 			continue;
 		found = true;
 		it->size = archive_entry_size(ae);
-		it->src.a = d.inner;
+		it->src.a = d.ar.inner;
 		r = item_place(w, it);
 	}
 	deb_close(&d);
@@ -797,7 +732,7 @@ static int file_extract(struct worker *w, struct deb *d, const char *rel, struct
 		return r;
 	item_init(&it, rel, ae, K_FILE);
 	it.size = archive_entry_size(ae);
-	it.src.a = d->inner;
+	it.src.a = d->ar.inner;
 	it.capture = !strcmp(rel, w->copyright);
 	r = item_place(w, &it);
 	if (r == 0 && it.captured) {

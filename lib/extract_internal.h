@@ -7,6 +7,7 @@
  * and makes the alternatives' links. */
 #pragma once
 
+#include "deb_reader.h"
 #include "extract.h"
 
 #include <limits.h>
@@ -30,15 +31,13 @@ struct rpm_links;
 
 /* A .deb, or an .rpm (rpm set: inner reads its cpio payload directly). */
 struct deb {
-	struct archive *outer, *inner;
-	int fd;
+	struct dos_deb_reader ar;  /* rpm: only ar.fd and ar.inner */
 	int members;
 	char member[64];
 	bool rpm;
 	struct rpm_links *links;   /* rpm: hard-link sets held back */
 };
 
-const char *extract_aerr(struct archive *a);
 /* Opens the current member as a tar stream, without a temporary file. */
 int extract_deb_inner_open(struct dos_ctx *ctx, struct deb *d);
 /* 1 with the next entry, 0 at the end. */

@@ -3,6 +3,7 @@
  * preinst and postinst, the short license name, and the alternatives made
  * into links once everything is extracted. */
 #include "extract_internal.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -147,11 +148,11 @@ static int script_read(struct dos_ctx *ctx, struct deb *d, struct archive_entry 
 	if (size < 0 || size > SCRIPT_MAX)
 		return 0;
 	buf = dos_xmalloc((size_t)size + 1);
-	got = archive_read_data(d->inner, buf, (size_t)size);
+	got = archive_read_data(d->ar.inner, buf, (size_t)size);
 	if (got != size) {
 		free(buf);
 		return dos_error(ctx, DOS_EFORMAT, "%s: truncated maintainer script%s%s", d->member,
-				 got < 0 ? ": " : "", got < 0 ? extract_aerr(d->inner) : "");
+				 got < 0 ? ": " : "", got < 0 ? dos_untar_error(d->ar.inner) : "");
 	}
 	buf[size] = '\0';
 	*out = buf;

@@ -10,6 +10,8 @@
  * disappears at the next commit. */
 #include "repo.h"
 #include "repo_rpm.h"
+#include "deb_reader.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -285,93 +287,8 @@ static int control_parse(struct dos_ctx *ctx, const char *raw, size_t len, struc
 
 /* --- reading a .deb: an ar archive, its members read as tar streams --- */
 
-struct deb {
-	struct archive *outer, *inner;
-	int fd;
-};
-
-static const char *aerr(struct archive *a)
-{
-	const char *s = archive_error_string(a);
-
-	return s ? s : "unknown libarchive error";
-}
-
-static la_ssize_t member_read(struct archive *a, void *data, const void **buf)
-{
-	struct deb *d = data;
-	size_t size;
-	la_int64_t off;
-	int r = archive_read_data_block(d->outer, buf, &size, &off);
-
-	if (r == ARCHIVE_EOF)
-		return 0;
-	if (r != ARCHIVE_OK) {
-		archive_set_error(a, EIO, "%s", aerr(d->outer));
-		return -1;
-	}
-	return (la_ssize_t)size;
-}
-
-static void deb_close(struct deb *d)
-{
-	if (d->inner)
-		archive_read_free(d->inner);
-	if (d->outer)
-		archive_read_free(d->outer);
-	if (d->fd >= 0)
-		close(d->fd);
-	memset(d, 0, sizeof(*d));
-	d->fd = -1;
-}
-
-static int deb_open(struct dos_ctx *ctx, struct deb *d, const char *path)
-{
-	memset(d, 0, sizeof(*d));
-	d->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (d->fd < 0)
-		return dos_error_errno(ctx, DOS_EIO, errno, "cannot open");
-	d->outer = archive_read_new();
-	if (!d->outer)
-		return dos_error(ctx, DOS_ENOMEM, "out of memory");
-	archive_read_support_format_ar(d->outer);
-	if (archive_read_open_fd(d->outer, d->fd, READ_BLOCK) != ARCHIVE_OK)
-		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: %s", aerr(d->outer));
-	return 0;
-}
-
-static int inner_open(struct dos_ctx *ctx, struct deb *d, const char *member)
-{
-	if (d->inner)
-		archive_read_free(d->inner);
-	d->inner = archive_read_new();
-	if (!d->inner)
-		return dos_error(ctx, DOS_ENOMEM, "out of memory");
-	archive_read_support_format_tar(d->inner);
-	archive_read_support_filter_gzip(d->inner);
-	archive_read_support_filter_xz(d->inner);
-	archive_read_support_filter_lzma(d->inner);
-	archive_read_support_filter_bzip2(d->inner);
-	archive_read_support_filter_zstd(d->inner);
-	if (archive_read_open(d->inner, d, NULL, member_read, NULL) != ARCHIVE_OK)
-		return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", member, aerr(d->inner));
-	return 0;
-}
-
-/* 1 with the next entry of the inner tar, 0 at its end. */
-static int inner_next(struct dos_ctx *ctx, struct deb *d, const char *member, struct archive_entry **ae)
-{
-	int r = archive_read_next_header(d->inner, ae);
-
-	if (r == ARCHIVE_EOF)
-		return 0;
-	if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
-		return 1;
-	return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", member, aerr(d->inner));
-}
-
-static int control_entry_read(struct dos_ctx *ctx, struct deb *d, struct archive_entry *ae,
-			      char **text, size_t *len)
+static int control_entry_read(struct dos_ctx *ctx, struct dos_deb_reader *d,
+			      struct archive_entry *ae, char **text, size_t *len)
 {
 	la_int64_t size = archive_entry_size(ae);
 	la_ssize_t n;
@@ -386,19 +303,19 @@ static int control_entry_read(struct dos_ctx *ctx, struct deb *d, struct archive
 		*len += (size_t)n;
 	if (n < 0 || *len != (size_t)size) {
 		free(dos_steal(text));
-		return dos_error(ctx, DOS_EFORMAT, "control file: truncated: %s", aerr(d->inner));
+		return dos_error(ctx, DOS_EFORMAT, "control file: truncated: %s", dos_untar_error(d->inner));
 	}
 	(*text)[*len] = '\0';
 	return 0;
 }
 
-static int control_member_read(struct dos_ctx *ctx, struct deb *d, const char *member,
+static int control_member_read(struct dos_ctx *ctx, struct dos_deb_reader *d, const char *member,
 			       char **text, size_t *len)
 {
 	struct archive_entry *ae;
-	int r = inner_open(ctx, d, member);
+	int r = dos_deb_reader_inner_open(ctx, d, member);
 
-	while (r == 0 && (r = inner_next(ctx, d, member, &ae)) == 1) {
+	while (r == 0 && (r = dos_deb_reader_inner_next(ctx, d, member, &ae)) == 1) {
 		const char *name = archive_entry_pathname(ae);
 		if (name && (!strcmp(name, "./control") || !strcmp(name, "control")))
 			return control_entry_read(ctx, d, ae, text, len);
@@ -408,32 +325,32 @@ static int control_member_read(struct dos_ctx *ctx, struct deb *d, const char *m
 }
 
 /* Reads the data member through: a truncated or corrupt one fails. */
-static int data_member_check(struct dos_ctx *ctx, struct deb *d, const char *member)
+static int data_member_check(struct dos_ctx *ctx, struct dos_deb_reader *d, const char *member)
 {
 	struct archive_entry *ae;
 	char buf[READ_BLOCK];
 	la_ssize_t n = 0;
-	int r = inner_open(ctx, d, member);
+	int r = dos_deb_reader_inner_open(ctx, d, member);
 
-	while (r == 0 && (r = inner_next(ctx, d, member, &ae)) == 1) {
+	while (r == 0 && (r = dos_deb_reader_inner_next(ctx, d, member, &ae)) == 1) {
 		while ((n = archive_read_data(d->inner, buf, sizeof(buf))) > 0)
 			;
 		if (n < 0)
-			return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", member, aerr(d->inner));
+			return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", member, dos_untar_error(d->inner));
 		r = 0;
 	}
 	return r;
 }
 
 /* The first member: "debian-binary" holding a 2.x format version. */
-static int deb_version_check(struct dos_ctx *ctx, struct deb *d, const char *name)
+static int deb_version_check(struct dos_ctx *ctx, struct dos_deb_reader *d, const char *name)
 {
 	char buf[16] = "";
 
 	if (strcmp(name, "debian-binary"))
 		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: first member is '%.64s'", name);
 	if (archive_read_data(d->outer, buf, sizeof(buf) - 1) < 0)
-		return dos_error(ctx, DOS_EFORMAT, "debian-binary: %s", aerr(d->outer));
+		return dos_error(ctx, DOS_EFORMAT, "debian-binary: %s", dos_untar_error(d->outer));
 	if (strncmp(buf, "2.", 2))
 		return dos_error(ctx, DOS_EFORMAT, "unsupported package format version '%.4s'", buf);
 	return 0;
@@ -441,7 +358,7 @@ static int deb_version_check(struct dos_ctx *ctx, struct deb *d, const char *nam
 
 /* Walks the members: the control text, and with whole the data member
  * read through too. */
-static int deb_walk(struct dos_ctx *ctx, struct deb *d, bool whole, char **text, size_t *len)
+static int deb_walk(struct dos_ctx *ctx, struct dos_deb_reader *d, bool whole, char **text, size_t *len)
 {
 	struct archive_entry *ae;
 	bool data = false;
@@ -465,7 +382,7 @@ static int deb_walk(struct dos_ctx *ctx, struct deb *d, bool whole, char **text,
 	}
 	if (r != ARCHIVE_EOF || i == 0)
 		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: %s",
-				 r != ARCHIVE_EOF ? aerr(d->outer) : "empty archive");
+				 r != ARCHIVE_EOF ? dos_untar_error(d->outer) : "empty archive");
 	if (!*text)
 		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: no control member");
 	return data ? 0 : dos_error(ctx, DOS_EFORMAT, "not a Debian package: no data member");
@@ -473,14 +390,14 @@ static int deb_walk(struct dos_ctx *ctx, struct deb *d, bool whole, char **text,
 
 static int deb_read(struct dos_ctx *ctx, const char *path, bool whole, char **text, size_t *len)
 {
-	struct deb d;
+	struct dos_deb_reader d;
 	int r;
 
 	*text = NULL;
-	r = deb_open(ctx, &d, path);
+	r = dos_deb_reader_open(ctx, &d, path);
 	if (r == 0)
 		r = deb_walk(ctx, &d, whole, text, len);
-	deb_close(&d);
+	dos_deb_reader_close(&d);
 	if (r < 0)
 		free(dos_steal(text));
 	return r;

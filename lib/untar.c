@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *dos_untar_error(struct archive *a)
+{
+	const char *s = archive_error_string(a);
+
+	return s ? s : "unknown libarchive error";
+}
+
 const char *dos_untar_rel(const char *p)
 {
 	const char *c;

@@ -6,6 +6,8 @@
 struct archive;
 struct archive_entry;
 
+/* libarchive's message for a's last error, never NULL. */
+const char *dos_untar_error(struct archive *a);
 /* An entry's path relative to the folder ("./usr/bin" -> "usr/bin"), ""
  * for the folder itself ("." or "./"), NULL when it would leave it (an
  * absolute path, a ".." component). */

@@ -439,7 +439,7 @@ static bool valid_package_name(const char *s)
 
 /* --- packages and groups --- */
 
-static void strv_from_json(struct dos_strv *sv, const json_t *arr)
+void dos_config_strv_from_json(struct dos_strv *sv, const json_t *arr)
 {
 	size_t i;
 	json_t *item;
@@ -455,7 +455,7 @@ static void source_from_json(struct dos_source *s, const json_t *obj)
 
 	memset(s, 0, sizeof(*s));
 	if ((v = json_object_get(obj, "urls")))
-		strv_from_json(&s->urls, v);
+		dos_config_strv_from_json(&s->urls, v);
 #define STR_FIELD(field, key) \
 	if ((v = json_object_get(obj, key))) \
 		s->field = dos_xstrdup(json_string_value(v));
@@ -497,13 +497,13 @@ static void package_fill_views(struct dos_package *pkg)
 	if ((v = json_object_get(o, "sources")))
 		sources_from_json(&pkg->sources, &pkg->n_sources, v);
 	if ((v = json_object_get(o, "buildDependencies")))
-		strv_from_json(&pkg->build_dependencies, v);
+		dos_config_strv_from_json(&pkg->build_dependencies, v);
 	if ((v = json_object_get(o, "depends")))
-		strv_from_json(&pkg->depends, v);
+		dos_config_strv_from_json(&pkg->depends, v);
 	if ((v = json_object_get(o, "pkgList")))
-		strv_from_json(&pkg->pkg_list, v);
+		dos_config_strv_from_json(&pkg->pkg_list, v);
 	if ((v = json_object_get(o, "excludePatterns")))
-		strv_from_json(&pkg->exclude_patterns, v);
+		dos_config_strv_from_json(&pkg->exclude_patterns, v);
 }
 
 /* Directory keys every package shows, from the bundle's effective ones. */
@@ -778,7 +778,7 @@ static void strv_opt(struct dos_strv *sv, const json_t *obj, const char *key)
 	const json_t *v = json_object_get(obj, key);
 
 	if (v)
-		strv_from_json(sv, v);
+		dos_config_strv_from_json(sv, v);
 }
 
 static void platform_fill(struct dos_platform *pl, const json_t *obj)
@@ -822,7 +822,7 @@ static void bundle_fill(struct dos_config *cfg)
 	if (json_is_string(v))
 		cfg->pip_requirements = dos_xstrdup(json_string_value(v));
 	else if (v)
-		strv_from_json(&cfg->pip_requirement_lines, v);
+		dos_config_strv_from_json(&cfg->pip_requirement_lines, v);
 	strv_opt(&cfg->pip_build_dependencies, b, "pipBuildDependencies");
 	strv_opt(&cfg->pip_options, b, "pipOptions");
 	if ((v = json_object_get(b, "pipSources")))

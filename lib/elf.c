@@ -1171,17 +1171,8 @@ static int file_replace(struct dos_ctx *ctx, const char *path, const struct stat
 	if (fchown(fd, st->st_uid, st->st_gid) < 0) {
 		/* not allowed to give it away: it stays ours */
 	}
-	if (!err && fchmod(fd, st->st_mode & 07777) < 0)
-		err = errno;
-	if (close(fd) < 0 && !err)
-		err = errno;
-	if (!err && rename(tmp, path) < 0)
-		err = errno;
-	if (err) {
-		unlink(tmp);
-		return dos_error_errno(ctx, DOS_EIO, err, "cannot rewrite '%s'", path);
-	}
-	return 0;
+	err = dos_tmpfile_commit(fd, tmp, path, st->st_mode & 07777, err);
+	return err ? dos_error_errno(ctx, DOS_EIO, err, "cannot rewrite '%s'", path) : 0;
 }
 
 static bool is_loader(const struct dos_elf_info *info)

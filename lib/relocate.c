@@ -257,17 +257,8 @@ static char *temp_name_beside(const char *path)
 static int temp_commit(struct dos_ctx *ctx, int fd, const char *tmp, const char *dst,
 		       mode_t mode, int err)
 {
-	if (!err && fchmod(fd, mode) < 0)
-		err = errno;
-	if (close(fd) < 0 && !err)
-		err = errno;
-	if (!err && rename(tmp, dst) < 0)
-		err = errno;
-	if (err) {
-		unlink(tmp);
-		return dos_error_errno(ctx, DOS_EIO, err, "cannot write '%s'", dst);
-	}
-	return 0;
+	err = dos_tmpfile_commit(fd, tmp, dst, mode, err);
+	return err ? dos_error_errno(ctx, DOS_EIO, err, "cannot write '%s'", dst) : 0;
 }
 
 /* Replaces dst (a link or a file) by a copy of src with the given mode.

@@ -194,6 +194,19 @@ int dos_tmpfile_link(int fd, const char *tmp_dir, const char *path)
 	return -EEXIST;
 }
 
+int dos_tmpfile_commit(int fd, const char *tmp, const char *dst, mode_t mode, int err)
+{
+	if (!err && fchmod(fd, mode) < 0)
+		err = errno;
+	if (close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, dst) < 0)
+		err = errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
 int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path, mode_t mode)
 {
 	_cleanup_free_ char *dir = dos_path_dirname(path);

@@ -47,6 +47,12 @@ int dos_tmpfile_open(const char *dir, mode_t mode);
  * tmp_dir, on the same file system. 0, or a negative errno. */
 int dos_tmpfile_link(int fd, const char *tmp_dir, const char *path);
 
+/* Ends a named temporary file fd (at tmp) written beside dst, without
+ * fsync (for trees that are rebuilt whole after a crash): gives it mode,
+ * closes it, renames it to dst; on an error (err on entry included)
+ * removes it. 0, or the errno. */
+int dos_tmpfile_commit(int fd, const char *tmp, const char *dst, mode_t mode, int err);
+
 int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path, mode_t mode);
 int dos_atomic_write(struct dos_ctx *ctx, struct dos_atomic *af, const void *data, size_t len);
 /* fsyncs, renames to the final name, fsyncs the folder. Releases af. */

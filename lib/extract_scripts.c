@@ -225,11 +225,6 @@ struct para {
 	size_t lic_len;
 };
 
-static char *xstrndup(const char *s, size_t n)
-{
-	return dos_xasprintf("%.*s", (int)n, s);
-}
-
 /* At a paragraph's end: the license when it is the first "Files: *" one;
  * *bad when the header says the file is not machine-readable. */
 static char *para_end(struct para *p, const char **header, size_t *header_len, bool *bad)
@@ -239,7 +234,7 @@ static char *para_end(struct para *p, const char **header, size_t *header_len, b
 	if (p->index == 0 && !p->format)
 		*bad = true;
 	else if (p->star && p->lic_len)
-		lic = xstrndup(p->lic, p->lic_len);
+		lic = dos_xstrndup(p->lic, p->lic_len);
 	else if (p->index == 0)
 		*header = p->lic, *header_len = p->lic_len;
 	*p = (struct para){ .index = p->index + 1, .format = true };
@@ -281,7 +276,7 @@ char *dos_extract_parse_license(const char *text)
 	}
 	if (lic || bad)
 		return lic;
-	return header && header_len ? xstrndup(header, header_len) : NULL;
+	return header && header_len ? dos_xstrndup(header, header_len) : NULL;
 }
 
 /* --- alternatives as relative symlinks --- */

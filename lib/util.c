@@ -56,6 +56,15 @@ char *dos_xstrdup(const char *s)
 	return d;
 }
 
+char *dos_xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+
+	if (!d)
+		out_of_memory();
+	return d;
+}
+
 char *dos_xasprintf(const char *fmt, ...)
 {
 	va_list ap;

@@ -99,6 +99,8 @@ void *dos_xmalloc(size_t n);
 void *dos_xcalloc(size_t n, size_t size);
 void *dos_xrealloc(void *p, size_t n);
 char *dos_xstrdup(const char *s);
+/* The first n bytes of s (fewer when s ends before). */
+char *dos_xstrndup(const char *s, size_t n);
 char *dos_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --- string vectors, NULL-terminated --- */

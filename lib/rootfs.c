@@ -385,11 +385,16 @@ int dos_rootfs_ensure(struct dos_ctx *ctx, const struct dos_rootfs_opts *o, char
 
 /* --- unpacking --- */
 
+struct place {
+	const char *root, *tarball;
+};
+
 /* Points e at root/<its path> (and its hard link target too); 1 to skip
  * it (the root itself, device nodes, FIFOs, sockets). */
-static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, const char *root,
-		       const char *tarball)
+static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, void *arg)
 {
+	const struct place *pl = arg;
+	const char *root = pl->root, *tarball = pl->tarball;
 	const char *orig = archive_entry_pathname(e), *rel = dos_untar_rel(orig);
 	const char *link = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
@@ -404,33 +409,6 @@ static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, const char 
 	return 0;
 }
 
-static int unpack_entries(struct dos_ctx *ctx, struct archive *in, struct archive *out,
-			  const char *root, const char *tarball)
-{
-	struct archive_entry *e;
-	int r;
-
-	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
-		_cleanup_free_ char *shown = dos_xstrdup(name ? name : "");
-		int p = entry_place(ctx, e, root, tarball);
-
-		if (p < 0)
-			return p;
-		if (p > 0)
-			continue;
-		if (archive_write_header(out, e) < ARCHIVE_OK || dos_untar_data(in, out) < ARCHIVE_OK ||
-		    archive_write_finish_entry(out) < ARCHIVE_OK)
-			return dos_error(ctx, DOS_EFORMAT, "tarball '%s': entry '%s': %s", tarball,
-					 shown, archive_error_string(out) ? archive_error_string(out)
-					 : archive_error_string(in));
-	}
-	if (r != ARCHIVE_EOF)
-		return dos_error(ctx, DOS_EFORMAT, "tarball '%s': %s", tarball,
-				 archive_error_string(in));
-	return 0;
-}
-
 /* Unpacks tarball into the existing folder dest: owners kept when we are
  * root (the ids are the root's own), no fsync (a copy is remade at will). */
 static int unpack_tarball(struct dos_ctx *ctx, const char *tarball, const char *dest)
@@ -439,6 +417,7 @@ static int unpack_tarball(struct dos_ctx *ctx, const char *tarball, const char *
 		    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 		    (geteuid() == 0 ? ARCHIVE_EXTRACT_OWNER : 0);
 	_cleanup_free_ char *root = realpath(dest, NULL);
+	_cleanup_free_ char *what = dos_xasprintf("tarball '%s'", tarball);
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	int r;
 
@@ -450,7 +429,8 @@ static int unpack_tarball(struct dos_ctx *ctx, const char *tarball, const char *
 	else if (archive_read_open_filename(in, tarball, 1 << 20) != ARCHIVE_OK)
 		r = dos_error(ctx, DOS_EIO, "tarball '%s': %s", tarball, archive_error_string(in));
 	else
-		r = unpack_entries(ctx, in, out, root, tarball);
+		r = dos_untar_entries(ctx, in, out, what, entry_place,
+				      &(struct place){ .root = root, .tarball = tarball });
 	if (archive_write_close(out) != ARCHIVE_OK && r == 0)
 		r = dos_error(ctx, DOS_EIO, "tarball '%s': %s", tarball, archive_error_string(out));
 	archive_write_free(out);

@@ -36,11 +36,18 @@ static bool entry_in_top(const char *rel, char **top)
 	return *top && strlen(*top) == n && !strncmp(*top, rel, n) && strcmp(*top, ".");
 }
 
+struct place {
+	const char *dest, *tarball;
+	char **top;      /* the one top folder's name, set by the first entry */
+};
+
 /* Points e below dest; 1 to skip it (device nodes, fifos, sockets, ".").
  * Setuid and setgid bits are dropped: a test never needs them. */
-static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, const char *dest,
-		       const char *tarball, char **top)
+static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, void *arg)
 {
+	const struct place *pl = arg;
+	const char *dest = pl->dest, *tarball = pl->tarball;
+	char **top = pl->top;
 	const char *orig = archive_entry_pathname(e), *rel = dos_untar_rel(orig);
 	const char *link = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
@@ -61,26 +68,13 @@ static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, const char 
 static int entries_unpack(struct dos_ctx *ctx, struct archive *in, struct archive *out,
 			  const char *dest, const char *tarball, char **top)
 {
-	struct archive_entry *e;
-	int r, p;
+	_cleanup_free_ char *what = dos_xasprintf("bundle '%s'", tarball);
+	struct place pl = { .dest = dest, .tarball = tarball, .top = top };
+	int r = dos_untar_entries(ctx, in, out, what, entry_place, &pl);
 
-	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		_cleanup_free_ char *shown = dos_xstrdup(archive_entry_pathname(e) ?: "");
-		if ((p = entry_place(ctx, e, dest, tarball, top)) < 0)
-			return p;
-		if (p > 0)
-			continue;
-		if (archive_write_header(out, e) < ARCHIVE_OK || dos_untar_data(in, out) < ARCHIVE_OK ||
-		    archive_write_finish_entry(out) < ARCHIVE_OK)
-			return dos_error(ctx, DOS_EFORMAT, "bundle '%s': entry '%s': %s", tarball,
-					 shown, archive_error_string(out) ?: archive_error_string(in));
-	}
-	if (r != ARCHIVE_EOF)
-		return dos_error(ctx, DOS_EFORMAT, "bundle '%s': %s", tarball,
-				 archive_error_string(in));
-	if (!*top)
+	if (r == 0 && !*top)
 		return dos_error(ctx, DOS_EFORMAT, "bundle '%s': an empty tarball", tarball);
-	return 0;
+	return r;
 }
 
 /* Unpacks the tarball into <tmp>/bundle; *top its one top folder's name.

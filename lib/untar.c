@@ -57,3 +57,26 @@ int dos_untar_data(struct archive *in, struct archive *out)
 			return ARCHIVE_FAILED;
 	return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
 }
+
+int dos_untar_entries(struct dos_ctx *ctx, struct archive *in, struct archive *out,
+		      const char *what, dos_untar_place_fn place, void *arg)
+{
+	struct archive_entry *e;
+	int r, p;
+
+	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+		/* The name as the archive gives it: place changes it. */
+		_cleanup_free_ char *shown = dos_xstrdup(archive_entry_pathname(e) ?: "");
+		if ((p = place(ctx, e, arg)) < 0)
+			return p;
+		if (p > 0)
+			continue;
+		if (archive_write_header(out, e) < ARCHIVE_OK || dos_untar_data(in, out) < ARCHIVE_OK ||
+		    archive_write_finish_entry(out) < ARCHIVE_OK)
+			return dos_error(ctx, DOS_EFORMAT, "%s: entry '%s': %s", what, shown,
+					 archive_error_string(out) ?: archive_error_string(in));
+	}
+	if (r != ARCHIVE_EOF)
+		return dos_error(ctx, DOS_EFORMAT, "%s: %s", what, archive_error_string(in));
+	return 0;
+}

@@ -10,6 +10,7 @@
 #include "rootfs.h"
 #include "sandbox.h"
 #include "source.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -34,38 +35,6 @@
 
 /* --- small helpers --- */
 
-static int write_all(struct dos_ctx *ctx, int fd, const void *buf, size_t len, const char *what)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot write '%s'", what);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int copy_fd(struct dos_ctx *ctx, int in, int out, const char *what)
-{
-	char buf[IO_BLOCK];
-	ssize_t n;
-
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot read '%s'", what);
-		if (write_all(ctx, out, buf, (size_t)n, what) < 0)
-			return DOS_EIO;
-	}
-	return 0;
-}
-
 static int copy_file(struct dos_ctx *ctx, const char *src, const char *dest, bool append)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -76,7 +45,7 @@ static int copy_file(struct dos_ctx *ctx, const char *src, const char *dest, boo
 	out = open(dest, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC | O_EXCL), 0644);
 	if (out < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot create '%s'", dest);
-	return copy_fd(ctx, in, out, src);
+	return dos_fd_copy(ctx, in, out, src);
 }
 
 /* The last lines of a log, at most LOG_TAIL_BYTES of them so that the
@@ -157,6 +126,30 @@ char *dos_build_log_tail(const char *path)
 	return log_tail(path, LOG_TAIL_LINES);
 }
 
+int dos_build_step_failed(struct dos_ctx *ctx, const char *what, char *const argv[],
+			  const char *cwd, int status, const char *log)
+{
+	_cleanup_free_ char *tail = log_tail(log, LOG_TAIL_LINES);
+	char cmd[512] = "";
+	size_t used = 0;
+
+	for (int i = 0; argv[i] && used < sizeof(cmd); i++)
+		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "%s%s", i ? " " : "", argv[i]);
+	return dos_error(ctx, DOS_ECHILD, "%s (%s, in %s) exited with status %d; the end of "
+			 "'%s':\n%s", what, cmd, cwd, status, log, tail);
+}
+
+int dos_build_end(struct dos_ctx *ctx, int r, const char *log, struct dos_rootfs_instance **inst,
+		  const char *dir)
+{
+	if (r < 0)
+		dos_log_append(log, "diracos: failed: %s\n", ctx->msg);
+	dos_rootfs_instance_free(dos_steal(inst));
+	if (r == 0)
+		dos_rm_rf(ctx, dir);
+	return r;
+}
+
 /* A leftover instance of a crashed run may still be mounted. */
 static int workdir_fresh(struct build *b)
 {
@@ -229,41 +222,18 @@ static int sources_get(struct build *b)
 
 /* --- unpacking the first source --- */
 
-/* The entry's path relative to the root: no absolute path, no "..". */
-static const char *entry_rel(const char *path)
-{
-	const char *p;
-
-	if (!path || path[0] == '/')
-		return NULL;
-	while (!strncmp(path, "./", 2))
-		path += 2;
-	for (p = path; *p; p += strcspn(p, "/"), p += *p == '/')
-		if (!strncmp(p, "..", 2) && (p[2] == '/' || !p[2]))
-			return NULL;
-	return path;
-}
-
 static int entry_rebase(struct dos_ctx *ctx, struct archive_entry *e, const char *root,
 			const char *what)
 {
-	const char *rel = entry_rel(archive_entry_pathname(e)), *link = archive_entry_hardlink(e);
+	const char *rel = dos_untar_rel(archive_entry_pathname(e)), *link = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
-	char *full;
 
-	if (!rel || (link && !entry_rel(link)))
+	if (!rel || (link && !dos_untar_rel(link)))
 		return dos_error(ctx, DOS_EFORMAT, "%s: entry '%s' leaves the source folder", what,
 				 archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 	if (!rel[0] || (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK))
 		return 1;
-	full = dos_path_join(root, rel);
-	archive_entry_set_pathname(e, full);
-	free(full);
-	if (link) {
-		full = dos_path_join(root, entry_rel(link));
-		archive_entry_set_hardlink(e, full);
-		free(full);
-	}
+	dos_untar_place(e, root);
 	archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
 	return 0;
 }
@@ -416,7 +386,7 @@ static int root_sources_list(struct build *b)
 	fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return dos_error_errno(b->ctx, DOS_EIO, errno, "cannot write '%s'", path);
-	return write_all(b->ctx, fd, list, strlen(list), path);
+	return dos_fd_write(b->ctx, fd, list, strlen(list), path);
 }
 
 static bool is_rpm(const struct dos_config *cfg)
@@ -453,17 +423,6 @@ static int root_make(struct build *b)
 
 /* --- the steps in the sandbox --- */
 
-static int step_failed(struct build *b, const char *what, char *const argv[], int status)
-{
-	_cleanup_free_ char *tail = log_tail(b->log, LOG_TAIL_LINES);
-	char cmd[512] = "";
-	size_t used = 0;
-
-	for (int i = 0; argv[i] && used < sizeof(cmd); i++)
-		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "%s%s", i ? " " : "", argv[i]);
-	return dos_error(b->ctx, DOS_ECHILD, "%s (%s, in %s) exited with status %d; the end of "
-			 "'%s':\n%s", what, cmd, b->cwd, status, b->log, tail);
-}
 
 /* Runs argv in the build root with the script (or patch) file bound at dest. */
 static int step_run(struct build *b, const char *what, const char *file, const char *dest,
@@ -489,7 +448,7 @@ static int step_run(struct build *b, const char *what, const char *file, const c
 	r = dos_sandbox_run(b->ctx, &so, &status);
 	if (r < 0)
 		return dos_error_prefix(b->ctx, "%s (log: '%s')", what, b->log);
-	return status ? step_failed(b, what, argv, status) : 0;
+	return status ? dos_build_step_failed(b->ctx, what, argv, b->cwd, status, b->log) : 0;
 }
 
 static int step_script(struct build *b, const char *kind, const char *file)
@@ -615,11 +574,7 @@ int dos_build_package(struct dos_ctx *ctx, const struct dos_build_opts *o)
 		r = steps_run(&b);
 	if (r == 0)
 		r = package_commit(&b);
-	if (r < 0)
-		dos_log_append(b.log, "diracos: failed: %s\n", ctx->msg);
-	dos_rootfs_instance_free(dos_steal(&b.inst));
-	if (r == 0)
-		dos_rm_rf(ctx, b.dir);
+	r = dos_build_end(ctx, r, b.log, &b.inst, b.dir);
 	build_release(&b);
 	return r < 0 ? dos_error_prefix(ctx, "package '%s'", o->pkg->name) : 0;
 }

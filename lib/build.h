@@ -100,6 +100,17 @@ int dos_build_timeout(const struct dos_package *p);
  * folders, files, links only, no entry outside dest, no setuid bit. */
 int dos_build_unpack(struct dos_ctx *ctx, const char *archive_path, const char *dest);
 char *dos_build_log_tail(const char *path);
+/* The error for a step of a build that ran argv in cwd and exited with
+ * status: what it was, its command line, and the end of its log. */
+int dos_build_step_failed(struct dos_ctx *ctx, const char *what, char *const argv[],
+			  const char *cwd, int status, const char *log);
+struct dos_rootfs_instance;
+/* The end of one package's build, whatever its kind, r its result: a
+ * failure noted in the log, the build root dropped (*inst NULL after), and
+ * the work folder dir removed after a success only (kept for a look after
+ * a failure). Returns r. */
+int dos_build_end(struct dos_ctx *ctx, int r, const char *log, struct dos_rootfs_instance **inst,
+		  const char *dir);
 
 /* --- distribution source packages (build_src.c) ---
  *

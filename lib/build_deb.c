@@ -21,39 +21,6 @@
 
 /* --- small helpers --- */
 
-
-static int deb_write(struct dos_ctx *ctx, int fd, const void *buf, size_t len, const char *what)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot write '%s'", what);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int deb_copy(struct dos_ctx *ctx, int in, int out, const char *what)
-{
-	char buf[IO_BLOCK];
-	ssize_t n;
-
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot read '%s'", what);
-		if (deb_write(ctx, out, buf, (size_t)n, what) < 0)
-			return DOS_EIO;
-	}
-	return 0;
-}
-
 bool dos_build_name_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -464,11 +431,11 @@ static int ar_member(struct dos_ctx *ctx, int out, const char *name, const char 
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot read '%s'", file);
 	snprintf(hdr, sizeof(hdr), "%-16s%-12lld%-6d%-6d%-8o%-10lld`\n", name, (long long)mtime,
 		 0, 0, 0100644, (long long)st.st_size);
-	r = deb_write(ctx, out, hdr, 60, name);
+	r = dos_fd_write(ctx, out, hdr, 60, name);
 	if (r == 0)
-		r = buf ? deb_write(ctx, out, buf, (size_t)st.st_size, name) : deb_copy(ctx, in, out, file);
+		r = buf ? dos_fd_write(ctx, out, buf, (size_t)st.st_size, name) : dos_fd_copy(ctx, in, out, file);
 	if (r == 0 && st.st_size % 2)
-		r = deb_write(ctx, out, "\n", 1, name);
+		r = dos_fd_write(ctx, out, "\n", 1, name);
 	return r;
 }
 
@@ -480,7 +447,7 @@ static int ar_write(struct dos_ctx *ctx, const char *out_path, const char *contr
 
 	if (r < 0)
 		return r;
-	r = deb_write(ctx, af.fd, "!<arch>\n", 8, out_path);
+	r = dos_fd_write(ctx, af.fd, "!<arch>\n", 8, out_path);
 	if (r == 0)
 		r = ar_member(ctx, af.fd, "debian-binary", NULL, "2.0\n", mtime);
 	if (r == 0)

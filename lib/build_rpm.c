@@ -579,11 +579,7 @@ int dos_build_rpm_src_package(struct dos_ctx *ctx, const struct dos_build_opts *
 		r = srpm_steps(&s);
 	if (r == 0)
 		r = srpm_commit(&s);
-	if (r < 0)
-		dos_log_append(s.log, "diracos: failed: %s\n", ctx->msg);
-	dos_rootfs_instance_free(dos_steal(&s.inst));
-	if (r == 0)
-		dos_rm_rf(ctx, s.dir);
+	r = dos_build_end(ctx, r, s.log, &s.inst, s.dir);
 	srpm_release(&s);
 	return r < 0 ? dos_error_prefix(ctx, "package '%s'", o->pkg->name) : 0;
 }

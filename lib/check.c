@@ -64,16 +64,6 @@ static bool path_eq(const char *listed, size_t n, const char *path)
 	return strlen(path) == n && !strncmp(listed, path, n);
 }
 
-static void strv_from_json(struct dos_strv *sv, const json_t *arr)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v))
-			dos_strv_push(sv, json_string_value(v));
-}
-
 /* --- glibc: its libraries, versions, and the platforms' versions --- */
 
 /* glibc's own libraries: the shared objects of Debian bookworm's libc6
@@ -417,11 +407,11 @@ static void settings_from_json(struct scan *sc, const char *text, size_t len)
 	}
 	b = json_object_get(root, "bundle");
 	t = json_object_get(b, "tests");
-	strv_from_json(&sc->own.platforms, json_object_get(t, "platforms"));
-	strv_from_json(&sc->own.known_broken_links, json_object_get(t, "knownBrokenLinks"));
-	strv_from_json(&sc->own.known_missing_dependencies,
+	dos_config_strv_from_json(&sc->own.platforms, json_object_get(t, "platforms"));
+	dos_config_strv_from_json(&sc->own.known_broken_links, json_object_get(t, "knownBrokenLinks"));
+	dos_config_strv_from_json(&sc->own.known_missing_dependencies,
 		       json_object_get(t, "knownMissingDependencies"));
-	strv_from_json(&sc->own.known_no_bytecode, json_object_get(t, "knownNoBytecode"));
+	dos_config_strv_from_json(&sc->own.known_no_bytecode, json_object_get(t, "knownNoBytecode"));
 	sc->tests = &sc->own;
 	leaks_set(sc, json_string_value(json_object_get(b, "workDir")),
 		  json_string_value(json_object_get(b, "name")));

@@ -103,4 +103,8 @@ void dos_config_free(struct dos_config *cfg);
  * The caller owns the result. */
 json_t *dos_config_effective(const struct dos_config *cfg);
 
+/* Appends the strings of the JSON array arr to sv (other items, or an arr
+ * that is no array, add nothing): a configuration's lists, as check.c
+ * reads the bundle's own copy of them. */
+void dos_config_strv_from_json(struct dos_strv *sv, const json_t *arr);
 const struct dos_package *dos_config_find_package(const struct dos_config *cfg, const char *name);

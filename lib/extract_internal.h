@@ -4,12 +4,16 @@
  * the paths of the bundle root: clean names, folders opened without
  * following symlinks, and the table of which package ships what;
  * extract_scripts.c reads what maintainer scripts and copyright files say,
- * and makes the alternatives' links. */
+ * and makes the alternatives' links; extract_place.c places one entry
+ * under the path table's rules. */
 #pragma once
 
+#include "deb_reader.h"
 #include "extract.h"
+#include "progress.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,15 +34,13 @@ struct rpm_links;
 
 /* A .deb, or an .rpm (rpm set: inner reads its cpio payload directly). */
 struct deb {
-	struct archive *outer, *inner;
-	int fd;
+	struct dos_deb_reader ar;  /* rpm: only ar.fd and ar.inner */
 	int members;
 	char member[64];
 	bool rpm;
 	struct rpm_links *links;   /* rpm: hard-link sets held back */
 };
 
-const char *extract_aerr(struct archive *a);
 /* Opens the current member as a tar stream, without a temporary file. */
 int extract_deb_inner_open(struct dos_ctx *ctx, struct deb *d);
 /* 1 with the next entry, 0 at the end. */
@@ -129,3 +131,78 @@ void extract_notes_release(struct dos_extract_note *v, size_t n);
 int extract_control_read(struct dos_ctx *ctx, struct dos_ctx *warn, struct deb *d,
 			 const char *package, struct dos_alternative **alts, size_t *n);
 void extract_alternative_release(struct dos_alternative *a);
+
+/* --- the state workers share, and each worker's own (extract.c) --- */
+
+#define EXTRACT_COPY_BLOCK (1 << 20)          /* hard link copies are read in blocks this big */
+#define EXTRACT_LINK_TARGET_MAX 4095
+
+struct pkg_out {
+	struct dos_strv paths;
+	char *license;
+	struct dos_alternative *alts;
+	size_t n_alts;
+	struct dos_extract_note *setids, *skipped;
+	size_t n_setids, n_skipped;
+	uint64_t files, bytes;
+};
+
+struct shared {
+	struct dos_ctx *ctx;             /* the caller's: warnings only */
+	int rootfd;
+	const struct dos_extract_pkg *pkgs;
+	size_t n, next;
+	size_t *order;                   /* biggest files first */
+	struct pkg_out *outs;
+	struct ptab tab;
+	pthread_mutex_t lock;            /* guards tab, next, stop and the error */
+	pthread_cond_t written;          /* an entry stopped being written */
+	bool stop;
+	int err_code;
+	char err_msg[DOS_ERRMSG_MAX];
+	struct dos_progress progress;
+};
+
+struct worker {
+	struct shared *sh;
+	struct dos_ctx ctx;              /* this worker's errors */
+	struct tree tree;
+	int id;
+	size_t idx;                      /* the package being extracted */
+	const struct dos_extract_pkg *pkg;
+	struct pkg_out *out;
+	char *copyright;                 /* usr/share/doc/<pkg>/copyright */
+	unsigned tmp_seq;
+	char *copy_buf;                  /* hard link copies */
+	char *cmp_buf;                   /* an earlier run's content, compared */
+};
+
+static inline bool extract_stopped(struct shared *sh)
+{
+	return __atomic_load_n(&sh->stop, __ATOMIC_RELAXED);
+}
+
+/* --- one entry placed under the table's rules (extract_place.c) --- */
+
+struct source {
+	struct archive *a;         /* the current entry's data, or */
+	int fd;                    /* a file's (hard link copies) */
+	char *buf;
+	int64_t pos;
+};
+
+struct item {
+	const char *rel;
+	enum kind kind;
+	mode_t mode;
+	struct timespec mtime;
+	int64_t size;
+	const char *target;        /* symlinks */
+	struct source src;         /* files */
+	bool capture;              /* keep the start of the content */
+	char *captured;
+	size_t n_captured;
+};
+
+/* Places it (content from it->src for a file) at it->rel. */
+int extract_item_place(struct worker *w, struct item *it);

@@ -17,6 +17,7 @@
  * capabilities (kept in the header, and meaningless in a bundle run by an
  * unprivileged user). */
 #include "extract_internal.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -62,25 +63,25 @@ bool extract_is_rpm(const char *path)
 int extract_rpm_open(struct dos_ctx *ctx, struct deb *d, const char *path)
 {
 	memset(d, 0, sizeof(*d));
-	d->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (d->fd < 0)
+	d->ar.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (d->ar.fd < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot open");
 	d->rpm = true;
 	d->links = dos_xcalloc(1, sizeof(*d->links));
 	snprintf(d->member, sizeof(d->member), "rpm payload");
-	d->inner = archive_read_new();
-	if (!d->inner)
+	d->ar.inner = archive_read_new();
+	if (!d->ar.inner)
 		return dos_error(ctx, DOS_ENOMEM, "out of memory");
-	archive_read_support_format_cpio(d->inner);
-	archive_read_support_filter_rpm(d->inner);
-	archive_read_support_filter_gzip(d->inner);
-	archive_read_support_filter_xz(d->inner);
-	archive_read_support_filter_lzma(d->inner);
-	archive_read_support_filter_bzip2(d->inner);
-	archive_read_support_filter_zstd(d->inner);
-	if (archive_read_open_fd(d->inner, d->fd, READ_BLOCK) != ARCHIVE_OK)
+	archive_read_support_format_cpio(d->ar.inner);
+	archive_read_support_filter_rpm(d->ar.inner);
+	archive_read_support_filter_gzip(d->ar.inner);
+	archive_read_support_filter_xz(d->ar.inner);
+	archive_read_support_filter_lzma(d->ar.inner);
+	archive_read_support_filter_bzip2(d->ar.inner);
+	archive_read_support_filter_zstd(d->ar.inner);
+	if (archive_read_open_fd(d->ar.inner, d->ar.fd, READ_BLOCK) != ARCHIVE_OK)
 		return dos_error(ctx, DOS_EFORMAT, "not an RPM package, or a payload it cannot read: %s",
-				 extract_aerr(d->inner));
+				 dos_untar_error(d->ar.inner));
 	return 0;
 }
 
@@ -210,14 +211,14 @@ int extract_rpm_next(struct dos_ctx *ctx, struct deb *d, struct archive_entry **
 			set_release(l, &l->sets[l->n_sets - 1], NULL);
 			continue;
 		}
-		r = archive_read_next_header(d->inner, ae);
+		r = archive_read_next_header(d->ar.inner, ae);
 		if (r == ARCHIVE_EOF) {
 			l->eof = true;
 			continue;
 		}
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", d->member,
-					 extract_aerr(d->inner));
+					 dos_untar_error(d->ar.inner));
 		if (!entry_hold(l, *ae))
 			return 1;
 	}

@@ -3,6 +3,7 @@
  * preinst and postinst, the short license name, and the alternatives made
  * into links once everything is extracted. */
 #include "extract_internal.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -147,11 +148,11 @@ static int script_read(struct dos_ctx *ctx, struct deb *d, struct archive_entry 
 	if (size < 0 || size > SCRIPT_MAX)
 		return 0;
 	buf = dos_xmalloc((size_t)size + 1);
-	got = archive_read_data(d->inner, buf, (size_t)size);
+	got = archive_read_data(d->ar.inner, buf, (size_t)size);
 	if (got != size) {
 		free(buf);
 		return dos_error(ctx, DOS_EFORMAT, "%s: truncated maintainer script%s%s", d->member,
-				 got < 0 ? ": " : "", got < 0 ? extract_aerr(d->inner) : "");
+				 got < 0 ? ": " : "", got < 0 ? dos_untar_error(d->ar.inner) : "");
 	}
 	buf[size] = '\0';
 	*out = buf;
@@ -224,11 +225,6 @@ struct para {
 	size_t lic_len;
 };
 
-static char *xstrndup(const char *s, size_t n)
-{
-	return dos_xasprintf("%.*s", (int)n, s);
-}
-
 /* At a paragraph's end: the license when it is the first "Files: *" one;
  * *bad when the header says the file is not machine-readable. */
 static char *para_end(struct para *p, const char **header, size_t *header_len, bool *bad)
@@ -238,7 +234,7 @@ static char *para_end(struct para *p, const char **header, size_t *header_len, b
 	if (p->index == 0 && !p->format)
 		*bad = true;
 	else if (p->star && p->lic_len)
-		lic = xstrndup(p->lic, p->lic_len);
+		lic = dos_xstrndup(p->lic, p->lic_len);
 	else if (p->index == 0)
 		*header = p->lic, *header_len = p->lic_len;
 	*p = (struct para){ .index = p->index + 1, .format = true };
@@ -280,7 +276,7 @@ char *dos_extract_parse_license(const char *text)
 	}
 	if (lic || bad)
 		return lic;
-	return header && header_len ? xstrndup(header, header_len) : NULL;
+	return header && header_len ? dos_xstrndup(header, header_len) : NULL;
 }
 
 /* --- alternatives as relative symlinks --- */

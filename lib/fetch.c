@@ -80,22 +80,11 @@ static void sink_abort(struct sink *s)
  * caller may be a libcurl callback). */
 static int sink_write(struct sink *s, const void *data, size_t len)
 {
-	const char *p = data;
-
 	if (s->limit && s->written + len > s->limit)
 		return -1;
 	dos_sha256_update(s->h, data, len);
 	s->written += len;
-	while (len > 0) {
-		ssize_t n = write(s->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return dos_write_full(s->fd, data, len);
 }
 
 static int mismatch_error(struct dos_ctx *ctx, const char *expected, const char *got,

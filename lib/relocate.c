@@ -5,8 +5,9 @@
  * to the root, with no leading slash ("" is the root itself). Symlinks are
  * resolved the way the kernel would if the root were "/", so nothing a link
  * says can make us read or write outside the root, except the one
- * deliberate read: copying a host file a link points to. */
-#include "relocate.h"
+ * deliberate read: copying a host file a link points to. Scripts' shebangs
+ * are made relocatable by relocate_scripts.c. */
+#include "relocate_internal.h"
 
 #include "elffile.h"
 
@@ -22,29 +23,6 @@
 
 #define LINKS_FOLLOWED_MAX 40
 #define WALK_DEPTH_MAX 256
-#define SCRIPT_MAX (256u << 20)
-
-struct entry {
-	char *rel;
-	mode_t mode;
-	nlink_t nlink;
-	off_t size;
-	bool gone;      /* removed since the walk */
-};
-
-/* A shared-library file name and the folder holding it. */
-struct lib_ref {
-	const char *name, *dir;
-};
-
-struct tree {
-	const char *root;
-	const char *build_prefix;
-	struct entry *v;
-	size_t n, alloc;
-	struct lib_ref *libs;
-	size_t nlibs;
-};
 
 void dos_relocate_report_release(struct dos_relocate_report *rep)
 {
@@ -61,20 +39,20 @@ void dos_relocate_report_release(struct dos_relocate_report *rep)
 
 /* --- paths --- */
 
-static char *full_path(const struct tree *t, const char *rel)
+char *relocate_full_path(const struct tree *t, const char *rel)
 {
 	return *rel ? dos_path_join(t->root, rel) : dos_xstrdup(t->root);
 }
 
 /* The folder part of a root-relative path ("" at the top). */
-static char *rel_dirname(const char *rel)
+char *relocate_rel_dirname(const char *rel)
 {
 	const char *slash = strrchr(rel, '/');
 
 	return slash ? dos_xasprintf("%.*s", (int)(slash - rel), rel) : dos_xstrdup("");
 }
 
-static const char *base_name(const char *path)
+const char *relocate_base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 
@@ -120,7 +98,7 @@ char *dos_relocate_relpath(const char *from, const char *to)
 
 /* An absolute path under build_prefix or under the root itself names a
  * bundle path: "/build/x/usr/lib/y" -> "/usr/lib/y". */
-static char *map_absolute(const struct tree *t, const char *path)
+char *relocate_map_absolute(const struct tree *t, const char *path)
 {
 	const char *prefixes[] = { t->build_prefix, t->root };
 
@@ -154,7 +132,7 @@ static int resolve_step(const struct tree *t, char **cur, const char *name, bool
 			char **link)
 {
 	char *cand = **cur ? dos_xasprintf("%s/%s", *cur, name) : dos_xstrdup(name);
-	char *full = full_path(t, cand);
+	char *full = relocate_full_path(t, cand);
 	struct stat st;
 	int r = 0;
 
@@ -189,7 +167,7 @@ static void component_up(char *cur, bool *climbed)
 static void todo_splice(const struct tree *t, char **todo, size_t *pos, const char *link,
 			char *cur)
 {
-	char *mapped = map_absolute(t, link);
+	char *mapped = relocate_map_absolute(t, link);
 	char *next = dos_xasprintf("%s/%s", mapped, *todo + *pos);
 
 	if (mapped[0] == '/')
@@ -204,10 +182,10 @@ static void todo_splice(const struct tree *t, char **todo, size_t *pos, const ch
  * root (at most LINKS_FOLLOWED_MAX), ".." at the top staying at the top.
  * True, with the real path in *out, when it exists; climbed tells whether a
  * ".." tried to leave the root. */
-static bool bundle_resolve(const struct tree *t, const char *dir, const char *target,
-			   char **out, bool *climbed)
+bool relocate_bundle_resolve(const struct tree *t, const char *dir, const char *target,
+			     char **out, bool *climbed)
 {
-	char *todo = map_absolute(t, target), *cur = dos_xstrdup(target[0] == '/' ? "" : dir);
+	char *todo = relocate_map_absolute(t, target), *cur = dos_xstrdup(target[0] == '/' ? "" : dir);
 	size_t pos = 0;
 	int links = 0, r = 1;
 
@@ -251,52 +229,14 @@ static char *temp_name_beside(const char *path)
 	return dos_xasprintf("%s/.dos-relocate-XXXXXX", dir);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int copy_fd(int in, int out)
-{
-	char buf[1 << 16];
-	ssize_t n;
-	int err = 0;
-
-	while (!err && (n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno != EINTR)
-			return errno;
-		if (n > 0)
-			err = write_all(out, buf, (size_t)n);
-	}
-	return err;
-}
-
 /* Closes the temporary file fd, gives it its mode and renames it to dst;
  * on an error (err on entry included) removes it. No fsync: after a crash
  * the bundle is rebuilt anyway. */
 static int temp_commit(struct dos_ctx *ctx, int fd, const char *tmp, const char *dst,
 		       mode_t mode, int err)
 {
-	if (!err && fchmod(fd, mode) < 0)
-		err = errno;
-	if (close(fd) < 0 && !err)
-		err = errno;
-	if (!err && rename(tmp, dst) < 0)
-		err = errno;
-	if (err) {
-		unlink(tmp);
-		return dos_error_errno(ctx, DOS_EIO, err, "cannot write '%s'", dst);
-	}
-	return 0;
+	err = dos_tmpfile_commit(fd, tmp, dst, mode, err);
+	return err ? dos_error_errno(ctx, DOS_EIO, err, "cannot write '%s'", dst) : 0;
 }
 
 /* Replaces dst (a link or a file) by a copy of src with the given mode.
@@ -312,21 +252,22 @@ static int file_copy_over(struct dos_ctx *ctx, const char *src, const char *dst,
 	out = mkostemp(tmp, O_CLOEXEC);
 	if (out < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot create a file beside '%s'", dst);
-	return temp_commit(ctx, out, tmp, dst, mode, copy_fd(in, out));
+	return temp_commit(ctx, out, tmp, dst, mode, dos_copy_full(in, out));
 }
 
 /* Replaces path with head + rest. */
-static int file_write_replace(struct dos_ctx *ctx, const char *path, mode_t mode,
-			      const char *head, size_t head_len, const char *rest, size_t rest_len)
+int relocate_file_write_replace(struct dos_ctx *ctx, const char *path, mode_t mode,
+				const char *head, size_t head_len, const char *rest,
+				size_t rest_len)
 {
 	_cleanup_free_ char *tmp = temp_name_beside(path);
 	int fd = mkostemp(tmp, O_CLOEXEC), err;
 
 	if (fd < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot create a file beside '%s'", path);
-	err = write_all(fd, head, head_len);
+	err = dos_write_full(fd, head, head_len);
 	if (!err)
-		err = write_all(fd, rest, rest_len);
+		err = dos_write_full(fd, rest, rest_len);
 	return temp_commit(ctx, fd, tmp, path, mode, err);
 }
 
@@ -365,7 +306,7 @@ static bool rel_is_safe(const struct tree *t, const char *rel)
 			return false;
 		if (!c)
 			return true;
-		_cleanup_free_ char *full = full_path(t, p);
+		_cleanup_free_ char *full = relocate_full_path(t, p);
 		if (lstat(full, &st) < 0 || !S_ISDIR(st.st_mode))
 			return false;
 		*end = '/';
@@ -377,7 +318,7 @@ static int folders_remove(struct dos_ctx *ctx, const struct tree *t, const struc
 			  struct dos_relocate_report *rep)
 {
 	for (size_t i = 0; list && i < list->n; i++) {
-		_cleanup_free_ char *full = full_path(t, list->v[i]);
+		_cleanup_free_ char *full = relocate_full_path(t, list->v[i]);
 		struct stat st;
 		int r;
 
@@ -421,12 +362,12 @@ static int walk_dir(struct dos_ctx *ctx, struct tree *t, const char *rel, int de
 static int walk_one(struct dos_ctx *ctx, struct tree *t, const char *rel, int depth,
 		    struct dos_relocate_report *rep)
 {
-	_cleanup_free_ char *full = full_path(t, rel);
+	_cleanup_free_ char *full = relocate_full_path(t, rel);
 	struct stat st;
 
 	if (lstat(full, &st) < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot read '%s'", full);
-	if (is_bytecode(base_name(rel), &st)) {
+	if (is_bytecode(relocate_base_name(rel), &st)) {
 		rep->bytecode_removed++;
 		return dos_rm_rf(ctx, full);
 	}
@@ -439,7 +380,7 @@ static int walk_one(struct dos_ctx *ctx, struct tree *t, const char *rel, int de
 static int walk_dir(struct dos_ctx *ctx, struct tree *t, const char *rel, int depth,
 		    struct dos_relocate_report *rep)
 {
-	_cleanup_free_ char *full = full_path(t, rel);
+	_cleanup_free_ char *full = relocate_full_path(t, rel);
 	struct dos_strv names = { 0 };
 	struct dirent *de;
 	DIR *d;
@@ -490,7 +431,7 @@ static bool host_file_ok(const char *host, struct stat *st)
 static int link_fix(struct dos_ctx *ctx, struct tree *t, struct entry *en, enum link_mode mode,
 		    struct dos_relocate_report *rep)
 {
-	_cleanup_free_ char *full = full_path(t, en->rel), *dir = rel_dirname(en->rel);
+	_cleanup_free_ char *full = relocate_full_path(t, en->rel), *dir = relocate_rel_dirname(en->rel);
 	_cleanup_free_ char *target = link_read(full), *mapped = NULL, *res = NULL, *rel = NULL;
 	_cleanup_free_ char *abs_dir = NULL, *host = NULL;
 	bool climbed, leaves;
@@ -499,8 +440,8 @@ static int link_fix(struct dos_ctx *ctx, struct tree *t, struct entry *en, enum 
 
 	if (!target)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot read link '%s'", full);
-	mapped = map_absolute(t, target);
-	if (bundle_resolve(t, dir, mapped, &res, &climbed)) {
+	mapped = relocate_map_absolute(t, target);
+	if (relocate_bundle_resolve(t, dir, mapped, &res, &climbed)) {
 		if (mapped[0] != '/' && !climbed)
 			return 1;
 		rel = dos_relocate_relpath(dir, res);
@@ -564,7 +505,7 @@ static int hardlinks_split(struct dos_ctx *ctx, struct tree *t, struct dos_reloc
 
 		if (!S_ISREG(en->mode) || en->nlink < 2)
 			continue;
-		full = full_path(t, en->rel);
+		full = relocate_full_path(t, en->rel);
 		if (lstat(full, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink < 2)
 			continue;
 		r = file_copy_over(ctx, full, full, st.st_mode & 07777);
@@ -584,7 +525,7 @@ static int setuid_clear(struct dos_ctx *ctx, struct tree *t, struct dos_relocate
 
 		if (!S_ISREG(en->mode) || !(en->mode & (S_ISUID | S_ISGID)))
 			continue;
-		full = full_path(t, en->rel);
+		full = relocate_full_path(t, en->rel);
 		if (lstat(full, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		en->mode = st.st_mode & ~(mode_t)(S_ISUID | S_ISGID);
@@ -613,11 +554,11 @@ static void index_build(struct tree *t)
 	t->libs = dos_xcalloc(t->n + 1, sizeof(*t->libs));
 	for (size_t i = 0; i < t->n; i++) {
 		const struct entry *en = &t->v[i];
-		const char *name = base_name(en->rel);
+		const char *name = relocate_base_name(en->rel);
 
 		if (en->gone || !(S_ISREG(en->mode) || S_ISLNK(en->mode)) || !strstr(name, ".so"))
 			continue;
-		t->libs[t->nlibs++] = (struct lib_ref){ name, rel_dirname(en->rel) };
+		t->libs[t->nlibs++] = (struct lib_ref){ name, relocate_rel_dirname(en->rel) };
 	}
 	dos_qsort(t->libs, t->nlibs, sizeof(*t->libs), lib_ref_cmp);
 }
@@ -763,7 +704,7 @@ static bool file_is_elf(const char *path)
 static void elf_job_run(struct dos_ctx *ctx, const struct tree *t, struct elf_job *job)
 {
 	const struct entry *en = &t->v[job->entry];
-	_cleanup_free_ char *full = full_path(t, en->rel), *dir = NULL, *rpath = NULL;
+	_cleanup_free_ char *full = relocate_full_path(t, en->rel), *dir = NULL, *rpath = NULL;
 	struct dos_elf_info info;
 	int r;
 
@@ -772,7 +713,7 @@ static void elf_job_run(struct dos_ctx *ctx, const struct tree *t, struct elf_jo
 	job->is_elf = true;
 	r = dos_elf_read(ctx, full, &info);
 	if (r == 0 && info.dynamic && info.needed.n) {
-		dir = rel_dirname(en->rel);
+		dir = relocate_rel_dirname(en->rel);
 		rpath = rpath_compute(t, dir, &info);
 	}
 	if (r == 0)
@@ -837,187 +778,6 @@ static void elf_files_process(struct dos_ctx *ctx, const struct tree *t, int thr
 	free(p.jobs);
 }
 
-/* --- scripts --- */
-
-enum interp_kind { INTERP_OTHER, INTERP_PYTHON, INTERP_PERL, INTERP_BASH };
-
-struct shebang {
-	char *interp;    /* as written */
-	char *args;      /* the rest of the line, trimmed ("" when none) */
-	size_t line_len; /* the #! line and its newline */
-};
-
-static void shebang_release(struct shebang *sb)
-{
-	free(sb->interp);
-	free(sb->args);
-}
-
-static bool shebang_parse(const char *data, size_t len, struct shebang *sb)
-{
-	const char *nl = memchr(data, '\n', len < 1024 ? len : 1024), *p = data + 2, *end;
-
-	if (len < 3 || data[0] != '#' || data[1] != '!' || !nl)
-		return false;
-	p += strspn(p, " \t");
-	for (end = p; end < nl && *end != ' ' && *end != '\t'; end++)
-		;
-	sb->interp = strndup(p, (size_t)(end - p));
-	for (p = end; p < nl && (*p == ' ' || *p == '\t'); p++)
-		;
-	for (end = nl; end > p && strchr(" \t\r", end[-1]); end--)
-		;
-	sb->args = strndup(p, (size_t)(end - p));
-	sb->line_len = (size_t)(nl - data) + 1;
-	return true;
-}
-
-static enum interp_kind interp_kind(const char *interp)
-{
-	const char *name = base_name(interp);
-
-	if (!strncmp(name, "python", 6))
-		return INTERP_PYTHON;
-	if (!strncmp(name, "perl", 4))
-		return INTERP_PERL;
-	if (!strcmp(name, "bash"))
-		return INTERP_BASH;
-	return INTERP_OTHER;
-}
-
-/* Goes inside double and single quotes of a shell line unchanged. */
-static bool shell_safe(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || strchr("'\"$`\\", *s))
-			return false;
-	return true;
-}
-
-#define HERE "\"$(dirname -- \"$(readlink -f -- \"$0\")\")"
-
-/* The lines that replace the #! line. python: a line both sh and Python
- * read, sh as an exec, Python as the start of a string that the third line
- * closes. perl: -x makes perl skip to the "#!...perl" line we keep. bash:
- * re-exec unless the running shell already is the bundled one. */
-static char *script_header(enum interp_kind kind, const char *rel, const struct shebang *sb)
-{
-	_cleanup_free_ char *args = *sb->args ? dos_xasprintf(" '%s'", sb->args) : dos_xstrdup("");
-
-	switch (kind) {
-	case INTERP_PYTHON:
-		return dos_xasprintf("#!/bin/sh\n'''exec' " HERE "/%s\"%s \"$0\" \"$@\"\n' '''\n",
-				     rel, args);
-	case INTERP_PERL:
-		return dos_xasprintf("#!/bin/sh\neval 'exec " HERE "/%s\" -x \"$0\" \"$@\"'\n\tif 0;\n"
-				     "#!%s%s%s\n", rel, sb->interp, *sb->args ? " " : "", sb->args);
-	case INTERP_BASH:
-		return dos_xasprintf("#!/bin/sh\n_dos_i=" HERE "/%s\"; [ \"$BASH\" = \"$_dos_i\" ] || "
-				     "exec \"$_dos_i\"%s \"$0\" \"$@\"; unset _dos_i\n", rel, args);
-	default:
-		return NULL;
-	}
-}
-
-/* The interpreter, relative to the script's folder, when the bundle ships
- * it as a regular file; NULL otherwise. */
-static char *interp_in_bundle(const struct tree *t, const char *script, const char *interp)
-{
-	_cleanup_free_ char *mapped = map_absolute(t, interp), *res = NULL, *full = NULL;
-	_cleanup_free_ char *named = NULL, *dir = NULL;
-	bool climbed;
-	struct stat st;
-
-	if (mapped[0] != '/' || !bundle_resolve(t, "", mapped, &res, &climbed))
-		return NULL;
-	full = full_path(t, res);
-	if (stat(full, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-		return NULL;
-	named = dos_path_absolute("/", mapped);
-	dir = rel_dirname(script);
-	return dos_relocate_relpath(dir, named + 1);
-}
-
-/* Our polyglot line is a string to Python, hence the module docstring: a
- * script with a docstring of its own followed by a __future__ import would
- * no longer compile. */
-static bool python_docstring_and_future(const char *rest, size_t len)
-{
-	const char *p = rest, *end = rest + len;
-
-	while (p < end && (*p == '#' || *p == '\n' || *p == ' ' || *p == '\t' || *p == '\r')) {
-		if (*p == '#')
-			p = memchr(p, '\n', (size_t)(end - p)) ?: end;
-		else
-			p++;
-	}
-	for (int i = 0; i < 2 && p < end && strchr("rRuUbBfF", *p); i++)
-		p++;
-	if (p == end || (*p != '"' && *p != '\''))
-		return false;
-	return memmem(rest, len, "\nfrom __future__ import", 23) != NULL;
-}
-
-static bool file_starts_with_shebang(const char *path)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	char magic[2];
-
-	return fd >= 0 && pread(fd, magic, 2, 0) == 2 && magic[0] == '#' && magic[1] == '!';
-}
-
-static int script_rewrite(struct dos_ctx *ctx, const struct tree *t, const struct entry *en,
-			  const char *data, size_t len, struct dos_relocate_report *rep)
-{
-	_cleanup_free_ char *rel = NULL, *header = NULL, *full = NULL;
-	struct shebang sb = { 0 };
-	enum interp_kind kind;
-	int r = 0;
-
-	if (!shebang_parse(data, len, &sb))
-		return 0;
-	kind = interp_kind(sb.interp);
-	if (kind != INTERP_OTHER)
-		rel = interp_in_bundle(t, en->rel, sb.interp);
-	if (rel && (!shell_safe(rel) || !shell_safe(sb.args) || (kind == INTERP_PYTHON &&
-		    python_docstring_and_future(data + sb.line_len, len - sb.line_len)))) {
-		dos_warn(ctx, "script '%s': #! line cannot be made relocatable", en->rel);
-		rel = (free(rel), NULL);
-	}
-	if (rel) {
-		header = script_header(kind, rel, &sb);
-		full = full_path(t, en->rel);
-		r = file_write_replace(ctx, full, en->mode & 07777, header, strlen(header),
-				       data + sb.line_len, len - sb.line_len);
-		if (r == 0)
-			dos_strv_push(&rep->scripts_fixed, en->rel);
-	}
-	shebang_release(&sb);
-	return r;
-}
-
-static int scripts_fix(struct dos_ctx *ctx, const struct tree *t, struct dos_relocate_report *rep)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		const struct entry *en = &t->v[i];
-		_cleanup_free_ char *full = NULL, *data = NULL;
-		size_t len;
-		int r;
-
-		if (en->gone || !S_ISREG(en->mode) || !(en->mode & 0111))
-			continue;
-		full = full_path(t, en->rel);
-		if (!file_starts_with_shebang(full))
-			continue;
-		r = dos_read_file(ctx, full, SCRIPT_MAX, &data, &len);
-		if (r == 0)
-			r = script_rewrite(ctx, t, en, data, len, rep);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
 /* --- the pass --- */
 
 static void tree_release(struct tree *t)
@@ -1048,7 +808,7 @@ static int relocate_steps(struct dos_ctx *ctx, struct tree *t, const struct dos_
 		return r;
 	index_build(t);
 	elf_files_process(ctx, t, o->threads, rep);
-	return scripts_fix(ctx, t, rep);
+	return relocate_scripts_fix(ctx, t, rep);
 }
 
 int dos_relocate_tree(struct dos_ctx *ctx, const struct dos_relocate_opts *o,

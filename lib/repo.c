@@ -7,12 +7,11 @@
  * only then are the pool files no index names removed. The indices are
  * rebuilt from what the records own: a stanza stays only while some other
  * package's record names its file, so what a crash left half-committed
- * disappears at the next commit. */
-#include "repo.h"
+ * disappears at the next commit. The package files a commit takes are
+ * read and checked by repo_deb.c. */
+#include "repo_internal.h"
 #include "repo_rpm.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -28,12 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONTROL_MAX (1 << 20)          /* bytes of a control file */
-#define CONTROL_FIELDS_MAX 512
 #define RECORD_MAX (16 << 20)
 #define INDEX_MAX (1ULL << 30)
-#define NAME_MAX_LEN 200
-#define READ_BLOCK (1 << 16)
+#define REPO_NAME_MAX 200
 #define HASH_DIR_LEN 16                /* hex digits of the pool folder names */
 
 /* Section 0 is the repository's root, section 1 the build-only one. */
@@ -63,42 +59,17 @@ static void *vec_push(void *pv, size_t *n, size_t *alloc, size_t size)
 	return slot;
 }
 
-static char *xstrndup(const char *s, size_t n)
-{
-	char *d = strndup(s, n);
-
-	if (!d)
-		abort();
-	return d;
-}
-
-static int write_all(struct dos_ctx *ctx, int fd, const void *buf, size_t len, const char *what)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot write '%s'", what);
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Copies in to out; size and sha256 of what was copied. */
 static int fd_copy(struct dos_ctx *ctx, int in, int out, const char *what, uint64_t *size,
 		   char sha256[DOS_SHA256_HEX])
 {
 	struct dos_sha256 *h = dos_sha256_new();
-	_cleanup_free_ char *buf = dos_xmalloc(READ_BLOCK);
+	_cleanup_free_ char *buf = dos_xmalloc(REPO_READ_BLOCK);
 	ssize_t n;
 	int r = 0;
 
 	*size = 0;
-	while (r == 0 && (n = read(in, buf, READ_BLOCK)) != 0) {
+	while (r == 0 && (n = read(in, buf, REPO_READ_BLOCK)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -107,7 +78,7 @@ static int fd_copy(struct dos_ctx *ctx, int in, int out, const char *what, uint6
 		}
 		dos_sha256_update(h, buf, (size_t)n);
 		*size += (uint64_t)n;
-		r = write_all(ctx, out, buf, (size_t)n, what);
+		r = dos_fd_write(ctx, out, buf, (size_t)n, what);
 	}
 	dos_sha256_final(h, sha256);
 	return r;
@@ -118,396 +89,12 @@ static bool name_ok(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
-	if (n == 0 || n > NAME_MAX_LEN || !isalnum((unsigned char)name[0]))
+	if (n == 0 || n > REPO_NAME_MAX || !isalnum((unsigned char)name[0]))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)name[i]) && !strchr("._+-", name[i]))
 			return false;
 	return true;
-}
-
-static bool chars_ok(const char *s, const char *extra, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && !strchr(extra, s[i]))
-			return false;
-	return true;
-}
-
-static bool version_ok(const char *v)
-{
-	const char *colon = strchr(v, ':');
-
-	for (const char *p = v; colon && p < colon; p++)
-		if (!isdigit((unsigned char)*p))
-			return false;
-	if (colon == v)
-		return false;
-	for (const char *p = v; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr(".+~:-", *p))
-			return false;
-	return *v && strlen(v) <= 256 && (!colon || colon[1]);
-}
-
-/* --- control text --- */
-
-/* The line holding field's value at the start of a line, or NULL. */
-static const char *field_find(const char *text, const char *field, size_t *vlen)
-{
-	size_t fl = strlen(field);
-
-	for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-		const char *v, *end;
-		if (strncasecmp(line, field, fl) || line[fl] != ':')
-			continue;
-		for (v = line + fl + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		end = v + strcspn(v, "\n");
-		while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-			end--;
-		*vlen = (size_t)(end - v);
-		return v;
-	}
-	return NULL;
-}
-
-char *dos_repo_control_field(const char *control, const char *field)
-{
-	size_t len;
-	const char *v = field_find(control, field, &len);
-	char *s;
-
-	if (!v)
-		return NULL;
-	s = dos_xmalloc(len + 1);
-	memcpy(s, v, len);
-	s[len] = '\0';
-	return s;
-}
-
-/* Fields only an index may carry: a control file naming one would lie
- * about where or what the package is. */
-static bool field_reserved(const char *name, size_t len)
-{
-	static const char *const reserved[] = { "Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512" };
-
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (strlen(reserved[i]) == len && !strncasecmp(name, reserved[i], len))
-			return true;
-	return false;
-}
-
-/* One "Name: value" line: a deb822 field name, not seen before. */
-static int control_line_check(struct dos_ctx *ctx, const char *line, size_t n, size_t lineno,
-			      struct dos_strv *seen)
-{
-	const char *colon = memchr(line, ':', n);
-	size_t nl = colon ? (size_t)(colon - line) : 0;
-	_cleanup_free_ char *name = NULL;
-
-	if (nl == 0 || line[0] == '#' || line[0] == '-')
-		return dos_error(ctx, DOS_EFORMAT, "control file: line %zu is not a field", lineno);
-	for (size_t i = 0; i < nl; i++)
-		if (line[i] <= ' ' || line[i] > '~')
-			return dos_error(ctx, DOS_EFORMAT, "control file: line %zu has a bad field name", lineno);
-	if (field_reserved(line, nl))
-		return dos_error(ctx, DOS_EFORMAT, "control file: field '%.*s' belongs to an index",
-				 (int)nl, line);
-	name = xstrndup(line, nl);
-	for (char *p = name; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	if (dos_strv_contains(seen, name))
-		return dos_error(ctx, DOS_EFORMAT, "control file: field '%s' appears twice", name);
-	if (seen->n >= CONTROL_FIELDS_MAX)
-		return dos_error(ctx, DOS_EFORMAT, "control file: more than %d fields", CONTROL_FIELDS_MAX);
-	dos_strv_push_owned(seen, dos_steal(&name));
-	return 0;
-}
-
-/* Checks the shape of a control file: one stanza, nothing an index
- * reader could take for a second stanza. *len drops trailing blanks. */
-static int control_shape(struct dos_ctx *ctx, const char *text, size_t *len)
-{
-	struct dos_strv seen = { 0 };
-	size_t pos = 0, lineno = 0;
-	int r = 0;
-
-	if (memchr(text, '\0', *len))
-		return dos_error(ctx, DOS_EFORMAT, "control file: holds a NUL byte");
-	while (*len > 0 && isspace((unsigned char)text[*len - 1]))
-		(*len)--;
-	if (*len == 0)
-		return dos_error(ctx, DOS_EFORMAT, "control file: empty");
-	while (r == 0 && pos < *len) {
-		const char *line = text + pos, *nl = memchr(line, '\n', *len - pos);
-		size_t n = nl ? (size_t)(nl - line) : *len - pos, blank = 0;
-
-		lineno++;
-		pos += n + 1;
-		while (blank < n && isspace((unsigned char)line[blank]))
-			blank++;
-		if (blank == n)
-			r = dos_error(ctx, DOS_EFORMAT, "control file: line %zu is empty", lineno);
-		else if (line[0] == ' ' || line[0] == '\t')
-			r = lineno == 1 ? dos_error(ctx, DOS_EFORMAT, "control file: starts with a continuation line") : 0;
-		else
-			r = control_line_check(ctx, line, n, lineno, &seen);
-	}
-	dos_strv_release(&seen);
-	return r;
-}
-
-struct control {
-	char *text;      /* the checked stanza, ending in one newline */
-	char *package, *version, *arch;
-};
-
-static void control_release(struct control *c)
-{
-	free(c->text);
-	free(c->package);
-	free(c->version);
-	free(c->arch);
-	memset(c, 0, sizeof(*c));
-}
-
-static int control_parse(struct dos_ctx *ctx, const char *raw, size_t len, struct control *c)
-{
-	int r = control_shape(ctx, raw, &len);
-
-	if (r < 0)
-		return r;
-	c->text = dos_xmalloc(len + 2);
-	memcpy(c->text, raw, len);
-	memcpy(c->text + len, "\n", 2);
-	c->package = dos_repo_control_field(c->text, "Package");
-	c->version = dos_repo_control_field(c->text, "Version");
-	c->arch = dos_repo_control_field(c->text, "Architecture");
-	if (!c->package || !chars_ok(c->package, "+.-", NAME_MAX_LEN))
-		return dos_error(ctx, DOS_EFORMAT, "control file: missing or bad Package '%s'",
-				 c->package ? c->package : "");
-	if (!c->version || !version_ok(c->version))
-		return dos_error(ctx, DOS_EFORMAT, "control file: package '%s': missing or bad Version '%s'", c->package,
-				 c->version ? c->version : "");
-	if (!c->arch || !chars_ok(c->arch, "-", 64))
-		return dos_error(ctx, DOS_EFORMAT, "control file: package '%s': missing or bad Architecture '%s'",
-				 c->package, c->arch ? c->arch : "");
-	return 0;
-}
-
-/* --- reading a .deb: an ar archive, its members read as tar streams --- */
-
-struct deb {
-	struct archive *outer, *inner;
-	int fd;
-};
-
-static const char *aerr(struct archive *a)
-{
-	const char *s = archive_error_string(a);
-
-	return s ? s : "unknown libarchive error";
-}
-
-static la_ssize_t member_read(struct archive *a, void *data, const void **buf)
-{
-	struct deb *d = data;
-	size_t size;
-	la_int64_t off;
-	int r = archive_read_data_block(d->outer, buf, &size, &off);
-
-	if (r == ARCHIVE_EOF)
-		return 0;
-	if (r != ARCHIVE_OK) {
-		archive_set_error(a, EIO, "%s", aerr(d->outer));
-		return -1;
-	}
-	return (la_ssize_t)size;
-}
-
-static void deb_close(struct deb *d)
-{
-	if (d->inner)
-		archive_read_free(d->inner);
-	if (d->outer)
-		archive_read_free(d->outer);
-	if (d->fd >= 0)
-		close(d->fd);
-	memset(d, 0, sizeof(*d));
-	d->fd = -1;
-}
-
-static int deb_open(struct dos_ctx *ctx, struct deb *d, const char *path)
-{
-	memset(d, 0, sizeof(*d));
-	d->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (d->fd < 0)
-		return dos_error_errno(ctx, DOS_EIO, errno, "cannot open");
-	d->outer = archive_read_new();
-	if (!d->outer)
-		return dos_error(ctx, DOS_ENOMEM, "out of memory");
-	archive_read_support_format_ar(d->outer);
-	if (archive_read_open_fd(d->outer, d->fd, READ_BLOCK) != ARCHIVE_OK)
-		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: %s", aerr(d->outer));
-	return 0;
-}
-
-static int inner_open(struct dos_ctx *ctx, struct deb *d, const char *member)
-{
-	if (d->inner)
-		archive_read_free(d->inner);
-	d->inner = archive_read_new();
-	if (!d->inner)
-		return dos_error(ctx, DOS_ENOMEM, "out of memory");
-	archive_read_support_format_tar(d->inner);
-	archive_read_support_filter_gzip(d->inner);
-	archive_read_support_filter_xz(d->inner);
-	archive_read_support_filter_lzma(d->inner);
-	archive_read_support_filter_bzip2(d->inner);
-	archive_read_support_filter_zstd(d->inner);
-	if (archive_read_open(d->inner, d, NULL, member_read, NULL) != ARCHIVE_OK)
-		return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", member, aerr(d->inner));
-	return 0;
-}
-
-/* 1 with the next entry of the inner tar, 0 at its end. */
-static int inner_next(struct dos_ctx *ctx, struct deb *d, const char *member, struct archive_entry **ae)
-{
-	int r = archive_read_next_header(d->inner, ae);
-
-	if (r == ARCHIVE_EOF)
-		return 0;
-	if (r == ARCHIVE_OK || r == ARCHIVE_WARN)
-		return 1;
-	return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", member, aerr(d->inner));
-}
-
-static int control_entry_read(struct dos_ctx *ctx, struct deb *d, struct archive_entry *ae,
-			      char **text, size_t *len)
-{
-	la_int64_t size = archive_entry_size(ae);
-	la_ssize_t n;
-
-	if (archive_entry_filetype(ae) != AE_IFREG)
-		return dos_error(ctx, DOS_EFORMAT, "control file: not a regular file");
-	if (size < 0 || size > CONTROL_MAX)
-		return dos_error(ctx, DOS_EFORMAT, "control file: larger than %d bytes", CONTROL_MAX);
-	*text = dos_xmalloc((size_t)size + 1);
-	*len = 0;
-	while ((n = archive_read_data(d->inner, *text + *len, (size_t)size - *len)) > 0)
-		*len += (size_t)n;
-	if (n < 0 || *len != (size_t)size) {
-		free(dos_steal(text));
-		return dos_error(ctx, DOS_EFORMAT, "control file: truncated: %s", aerr(d->inner));
-	}
-	(*text)[*len] = '\0';
-	return 0;
-}
-
-static int control_member_read(struct dos_ctx *ctx, struct deb *d, const char *member,
-			       char **text, size_t *len)
-{
-	struct archive_entry *ae;
-	int r = inner_open(ctx, d, member);
-
-	while (r == 0 && (r = inner_next(ctx, d, member, &ae)) == 1) {
-		const char *name = archive_entry_pathname(ae);
-		if (name && (!strcmp(name, "./control") || !strcmp(name, "control")))
-			return control_entry_read(ctx, d, ae, text, len);
-		r = 0;
-	}
-	return r < 0 ? r : dos_error(ctx, DOS_EFORMAT, "%s: holds no control file", member);
-}
-
-/* Reads the data member through: a truncated or corrupt one fails. */
-static int data_member_check(struct dos_ctx *ctx, struct deb *d, const char *member)
-{
-	struct archive_entry *ae;
-	char buf[READ_BLOCK];
-	la_ssize_t n = 0;
-	int r = inner_open(ctx, d, member);
-
-	while (r == 0 && (r = inner_next(ctx, d, member, &ae)) == 1) {
-		while ((n = archive_read_data(d->inner, buf, sizeof(buf))) > 0)
-			;
-		if (n < 0)
-			return dos_error(ctx, DOS_EFORMAT, "%s: truncated or corrupt: %s", member, aerr(d->inner));
-		r = 0;
-	}
-	return r;
-}
-
-/* The first member: "debian-binary" holding a 2.x format version. */
-static int deb_version_check(struct dos_ctx *ctx, struct deb *d, const char *name)
-{
-	char buf[16] = "";
-
-	if (strcmp(name, "debian-binary"))
-		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: first member is '%.64s'", name);
-	if (archive_read_data(d->outer, buf, sizeof(buf) - 1) < 0)
-		return dos_error(ctx, DOS_EFORMAT, "debian-binary: %s", aerr(d->outer));
-	if (strncmp(buf, "2.", 2))
-		return dos_error(ctx, DOS_EFORMAT, "unsupported package format version '%.4s'", buf);
-	return 0;
-}
-
-/* Walks the members: the control text, and with whole the data member
- * read through too. */
-static int deb_walk(struct dos_ctx *ctx, struct deb *d, bool whole, char **text, size_t *len)
-{
-	struct archive_entry *ae;
-	bool data = false;
-	int r, i;
-
-	for (i = 0; (r = archive_read_next_header(d->outer, &ae)) == ARCHIVE_OK; i++) {
-		const char *name = archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "";
-		if (i == 0)
-			r = deb_version_check(ctx, d, name);
-		else if (!strncmp(name, "control.tar", 11))
-			r = *text ? dos_error(ctx, DOS_EFORMAT, "two control members")
-				  : control_member_read(ctx, d, name, text, len);
-		else if (!strncmp(name, "data.tar", 8) && (!*text || data))
-			r = dos_error(ctx, DOS_EFORMAT, "member '%.64s' out of place", name);
-		else if (!strncmp(name, "data.tar", 8))
-			r = (data = true, whole ? data_member_check(ctx, d, name) : 1);
-		else if (name[0] != '_')
-			r = dos_error(ctx, DOS_EFORMAT, "unexpected member '%.64s'", name);
-		if (r != 0)
-			return r < 0 ? r : 0;
-	}
-	if (r != ARCHIVE_EOF || i == 0)
-		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: %s",
-				 r != ARCHIVE_EOF ? aerr(d->outer) : "empty archive");
-	if (!*text)
-		return dos_error(ctx, DOS_EFORMAT, "not a Debian package: no control member");
-	return data ? 0 : dos_error(ctx, DOS_EFORMAT, "not a Debian package: no data member");
-}
-
-static int deb_read(struct dos_ctx *ctx, const char *path, bool whole, char **text, size_t *len)
-{
-	struct deb d;
-	int r;
-
-	*text = NULL;
-	r = deb_open(ctx, &d, path);
-	if (r == 0)
-		r = deb_walk(ctx, &d, whole, text, len);
-	deb_close(&d);
-	if (r < 0)
-		free(dos_steal(text));
-	return r;
-}
-
-int dos_repo_deb_control(struct dos_ctx *ctx, const char *path, char **control_text)
-{
-	size_t len;
-	int r = deb_read(ctx, path, false, control_text, &len);
-
-	return r < 0 ? dos_error_prefix(ctx, "package file '%s'", path) : 0;
 }
 
 /* --- indices --- */
@@ -584,7 +171,7 @@ static int index_parse(struct dos_ctx *ctx, int s, const char *buf, struct index
 			p++;
 			continue;
 		}
-		st = stanza_add(ix, xstrndup(p, n));
+		st = stanza_add(ix, dos_xstrndup(p, n));
 		if (!st->package || !st->version || !st->filename || !filename_ok(s, st->filename))
 			return dos_error(ctx, DOS_EFORMAT, "stanza %zu has no Package, Version, or a good Filename",
 					 ix->n);
@@ -691,7 +278,7 @@ int dos_repo_names(struct dos_ctx *ctx, struct dos_repo *repo, struct dos_strv *
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 		if (n > 5 && !strcmp(e->d_name + n - 5, ".json") && e->d_name[0] != '.')
-			dos_strv_push_owned(names, xstrndup(e->d_name, n - 5));
+			dos_strv_push_owned(names, dos_xstrndup(e->d_name, n - 5));
 	}
 	closedir(d);
 	dos_strv_sort(names);
@@ -732,7 +319,7 @@ static int owned_load(struct dos_ctx *ctx, struct dos_repo *repo, const char *sk
 struct staged {
 	char *tmp;              /* the copy, in the pool, under a temporary name */
 	char *rel;              /* its final Filename */
-	struct control c;
+	struct repo_control c;
 	char sha256[DOS_SHA256_HEX];
 	uint64_t size;
 	bool created;           /* renamed to rel by this commit */
@@ -744,7 +331,7 @@ static void staged_release(struct staged *st)
 		unlink(st->tmp);
 	free(st->tmp);
 	free(st->rel);
-	control_release(&st->c);
+	repo_control_release(&st->c);
 }
 
 static int stage_copy(struct dos_ctx *ctx, const char *src, const char *pooldir, struct staged *st)
@@ -781,9 +368,9 @@ static int stage_one(struct dos_ctx *ctx, struct dos_repo *repo, int s, const ch
 	int r = stage_copy(ctx, src, pooldir, st);
 
 	if (r == 0)
-		r = deb_read(ctx, st->tmp, true, &raw, &len);
+		r = repo_deb_read(ctx, st->tmp, true, &raw, &len);
 	if (r == 0)
-		r = control_parse(ctx, raw, len, &st->c);
+		r = repo_control_parse(ctx, raw, len, &st->c);
 	if (r < 0)
 		return dos_error_prefix(ctx, "'%s'", src);
 	ver = strchr(st->c.version, ':') ? strchr(st->c.version, ':') + 1 : st->c.version;
@@ -1051,7 +638,7 @@ static int txn_stage(struct txn *t, const char *const *debs, size_t n)
 static int txn_check(struct txn *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		const struct control *c = &t->st[i].c;
+		const struct repo_control *c = &t->st[i].c;
 		if (i > 0 && staged_cmp(&t->st[i - 1], &t->st[i]) == 0)
 			return dos_error(t->ctx, DOS_EFAIL, "binary package '%s' (%s) given twice",
 					 c->package, c->arch);

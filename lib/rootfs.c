@@ -21,6 +21,7 @@
 #include "mirror.h"
 #include "progress.h"
 #include "run.h"
+#include "untar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -384,89 +385,27 @@ int dos_rootfs_ensure(struct dos_ctx *ctx, const struct dos_rootfs_opts *o, char
 
 /* --- unpacking --- */
 
-/* The entry's path relative to the root ("./usr/bin" -> "usr/bin"), "" for
- * the root itself, NULL when it would leave the root. */
-static const char *entry_rel(const char *p)
-{
-	const char *c;
-
-	if (!p || p[0] == '/')
-		return NULL;
-	while (p[0] == '.' && (p[1] == '/' || p[1] == '\0'))
-		p += p[1] ? 2 : 1;
-	for (c = p; *c; c = *c ? c + 1 : c) {
-		size_t n = strcspn(c, "/");
-		if (n == 2 && c[0] == '.' && c[1] == '.')
-			return NULL;
-		c += n;
-	}
-	return p;
-}
+struct place {
+	const char *root, *tarball;
+};
 
 /* Points e at root/<its path> (and its hard link target too); 1 to skip
  * it (the root itself, device nodes, FIFOs, sockets). */
-static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, const char *root,
-		       const char *tarball)
+static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, void *arg)
 {
-	const char *orig = archive_entry_pathname(e), *rel = entry_rel(orig);
+	const struct place *pl = arg;
+	const char *root = pl->root, *tarball = pl->tarball;
+	const char *orig = archive_entry_pathname(e), *rel = dos_untar_rel(orig);
 	const char *link = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
-	char *full;
 
-	if (!rel || (link && !entry_rel(link)))
+	if (!rel || (link && !dos_untar_rel(link)))
 		return dos_error(ctx, DOS_EFORMAT, "tarball '%s': entry '%s' leaves the root",
 				 tarball, orig ? orig : "");
 	/* A hard link's type may be unset: it is whatever its target is. */
 	if (!rel[0] || (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK))
 		return 1;
-	full = dos_path_join(root, rel);
-	archive_entry_set_pathname(e, full);
-	free(full);
-	if (link) {
-		full = dos_path_join(root, entry_rel(link));
-		archive_entry_set_hardlink(e, full);
-		free(full);
-	}
-	return 0;
-}
-
-static int copy_data(struct archive *in, struct archive *out)
-{
-	const void *buf;
-	size_t len;
-	la_int64_t off;
-	int r;
-
-	while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_OK)
-			return ARCHIVE_FAILED;
-	return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
-}
-
-static int unpack_entries(struct dos_ctx *ctx, struct archive *in, struct archive *out,
-			  const char *root, const char *tarball)
-{
-	struct archive_entry *e;
-	int r;
-
-	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
-		_cleanup_free_ char *shown = dos_xstrdup(name ? name : "");
-		int p = entry_place(ctx, e, root, tarball);
-
-		if (p < 0)
-			return p;
-		if (p > 0)
-			continue;
-		if (archive_write_header(out, e) < ARCHIVE_OK || copy_data(in, out) < ARCHIVE_OK ||
-		    archive_write_finish_entry(out) < ARCHIVE_OK)
-			return dos_error(ctx, DOS_EFORMAT, "tarball '%s': entry '%s': %s", tarball,
-					 shown, archive_error_string(out) ? archive_error_string(out)
-					 : archive_error_string(in));
-	}
-	if (r != ARCHIVE_EOF)
-		return dos_error(ctx, DOS_EFORMAT, "tarball '%s': %s", tarball,
-				 archive_error_string(in));
+	dos_untar_place(e, root);
 	return 0;
 }
 
@@ -478,6 +417,7 @@ static int unpack_tarball(struct dos_ctx *ctx, const char *tarball, const char *
 		    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 		    (geteuid() == 0 ? ARCHIVE_EXTRACT_OWNER : 0);
 	_cleanup_free_ char *root = realpath(dest, NULL);
+	_cleanup_free_ char *what = dos_xasprintf("tarball '%s'", tarball);
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	int r;
 
@@ -489,7 +429,8 @@ static int unpack_tarball(struct dos_ctx *ctx, const char *tarball, const char *
 	else if (archive_read_open_filename(in, tarball, 1 << 20) != ARCHIVE_OK)
 		r = dos_error(ctx, DOS_EIO, "tarball '%s': %s", tarball, archive_error_string(in));
 	else
-		r = unpack_entries(ctx, in, out, root, tarball);
+		r = dos_untar_entries(ctx, in, out, what, entry_place,
+				      &(struct place){ .root = root, .tarball = tarball });
 	if (archive_write_close(out) != ARCHIVE_OK && r == 0)
 		r = dos_error(ctx, DOS_EIO, "tarball '%s': %s", tarball, archive_error_string(out));
 	archive_write_free(out);

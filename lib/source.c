@@ -17,16 +17,6 @@ struct src {
 	const char *log;
 };
 
-static void log_note(const char *log, const char *msg)
-{
-	FILE *f = log ? fopen(log, "ae") : NULL;
-
-	if (!f)
-		return;
-	fprintf(f, "diracos: %s\n", msg);
-	fclose(f);
-}
-
 static char *source_filename(const struct dos_source *s, const char *url)
 {
 	const char *base;
@@ -63,7 +53,7 @@ static int source_fetch(struct src *b, const struct dos_source *s, char **cache_
 		dos_fetch_items_release(&it, 1);
 		if (r == 0 || r == DOS_EINTR)
 			break;
-		log_note(b->log, b->ctx->msg);
+		dos_log_append(b->log, "diracos: %s\n", b->ctx->msg);
 	}
 	return r;
 }

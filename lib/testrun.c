@@ -9,20 +9,16 @@
  * library found through the host's paths, shows up as a failure. The
  * environment is hostile on purpose: diracosrc must undo it.
  *
- * A tarball is unpacked once (libarchive, entries confined to one top
- * folder, no device nodes, setuid bits dropped) into a temporary folder
+ * A tarball is unpacked once (testrun_bundle.c) into a temporary folder
  * that also holds the root instances; it is removed at the end. */
-#include "testrun.h"
+#include "testrun_internal.h"
 #include "check.h"
 #include "progress.h"
 #include "rootfs.h"
 #include "sandbox.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -351,217 +347,6 @@ char *dos_testrun_shell(const struct dos_testrun_test *t, const char *mount, con
 	if (fclose(f) != 0)
 		abort();
 	return text;
-}
-
-/* --- the bundle: a folder, or a tarball unpacked --- */
-
-struct bundle {
-	char *top;        /* the top folder (absolute, symlinks resolved) */
-	char *tmp;        /* our temporary folder: the unpacked tarball, root instances */
-};
-
-static int top_check(struct dos_ctx *ctx, const char *given, const char *top)
-{
-	_cleanup_free_ char *rc = dos_path_join(top, "diracosrc");
-	struct stat st;
-
-	if (stat(rc, &st) < 0 || !S_ISREG(st.st_mode))
-		return dos_error(ctx, DOS_EUSAGE, "bundle '%s': no diracosrc in its top folder "
-				 "'%s'", given, top);
-	return 0;
-}
-
-/* The entry's path without "./", NULL when absolute or holding "..". */
-static const char *entry_rel(const char *p)
-{
-	if (!p || p[0] == '/')
-		return NULL;
-	while (p[0] == '.' && p[1] == '/')
-		p += 2;
-	for (const char *c = p; *c;) {
-		size_t n = strcspn(c, "/");
-		if (n == 2 && c[0] == '.' && c[1] == '.')
-			return NULL;
-		c += n;
-		c += *c == '/';
-	}
-	return p;
-}
-
-/* Checks that rel lies in the one top folder (*top: its name, set by the
- * first entry). */
-static bool entry_in_top(const char *rel, char **top)
-{
-	size_t n = strcspn(rel, "/");
-
-	if (!*top)
-		*top = strndup(rel, n);
-	return *top && strlen(*top) == n && !strncmp(*top, rel, n) && strcmp(*top, ".");
-}
-
-/* Points e below dest; 1 to skip it (device nodes, fifos, sockets, ".").
- * Setuid and setgid bits are dropped: a test never needs them. */
-static int entry_place(struct dos_ctx *ctx, struct archive_entry *e, const char *dest,
-		       const char *tarball, char **top)
-{
-	const char *orig = archive_entry_pathname(e), *rel = entry_rel(orig);
-	const char *link = archive_entry_hardlink(e);
-	mode_t type = archive_entry_filetype(e);
-	char *full;
-
-	if (rel && (!rel[0] || !strcmp(rel, ".")))
-		return 1;
-	if (!rel || !entry_in_top(rel, top) || (link && (!entry_rel(link) ||
-						      !entry_in_top(entry_rel(link), top))))
-		return dos_error(ctx, DOS_EFORMAT, "bundle '%s': entry '%s' is outside its one "
-				 "top folder", tarball, orig ? orig : "");
-	if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-		return 1;
-	archive_entry_set_perm(e, archive_entry_perm(e) & 01777);
-	full = dos_path_join(dest, rel);
-	archive_entry_set_pathname(e, full);
-	free(full);
-	if (link) {
-		full = dos_path_join(dest, entry_rel(link));
-		archive_entry_set_hardlink(e, full);
-		free(full);
-	}
-	return 0;
-}
-
-static int data_copy(struct archive *in, struct archive *out)
-{
-	const void *buf;
-	size_t len;
-	la_int64_t off;
-	int r;
-
-	while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_OK)
-			return ARCHIVE_FAILED;
-	return r == ARCHIVE_EOF ? ARCHIVE_OK : r;
-}
-
-static int entries_unpack(struct dos_ctx *ctx, struct archive *in, struct archive *out,
-			  const char *dest, const char *tarball, char **top)
-{
-	struct archive_entry *e;
-	int r, p;
-
-	while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		_cleanup_free_ char *shown = dos_xstrdup(archive_entry_pathname(e) ?: "");
-		if ((p = entry_place(ctx, e, dest, tarball, top)) < 0)
-			return p;
-		if (p > 0)
-			continue;
-		if (archive_write_header(out, e) < ARCHIVE_OK || data_copy(in, out) < ARCHIVE_OK ||
-		    archive_write_finish_entry(out) < ARCHIVE_OK)
-			return dos_error(ctx, DOS_EFORMAT, "bundle '%s': entry '%s': %s", tarball,
-					 shown, archive_error_string(out) ?: archive_error_string(in));
-	}
-	if (r != ARCHIVE_EOF)
-		return dos_error(ctx, DOS_EFORMAT, "bundle '%s': %s", tarball,
-				 archive_error_string(in));
-	if (!*top)
-		return dos_error(ctx, DOS_EFORMAT, "bundle '%s': an empty tarball", tarball);
-	return 0;
-}
-
-/* Unpacks the tarball into <tmp>/bundle; *top its one top folder's name.
- * The pack step writes paths as UTF-8 (pax headers); they are read in
- * C.UTF-8 whatever the process's locale, since libarchive converts them to
- * the current locale and fails on a non-ASCII name in "C" (ca-certificates
- * has some: 'NetLock_Arany_=Class_Gold=_Főtanúsítvány.crt'). */
-static int tarball_unpack_entries(struct dos_ctx *ctx, const char *tarball, const char *dest,
-				  char **top);
-
-static int tarball_unpack(struct dos_ctx *ctx, const char *tarball, const char *dest, char **top)
-{
-	locale_t loc = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
-	locale_t old = loc ? uselocale(loc) : (locale_t)0;
-	int r = tarball_unpack_entries(ctx, tarball, dest, top);
-
-	if (loc) {
-		uselocale(old);
-		freelocale(loc);
-	}
-	return r;
-}
-
-static int tarball_unpack_entries(struct dos_ctx *ctx, const char *tarball, const char *dest,
-				  char **top)
-{
-	/* Entry paths are checked relative, then made absolute below dest. */
-	int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-		    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
-	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
-	int r;
-
-	archive_read_support_format_tar(in);
-	archive_read_support_filter_all(in);
-	archive_write_disk_set_options(out, flags);
-	if ((r = dos_mkdir_p(ctx, dest, 0755)) < 0)
-		;
-	else if (archive_read_open_filename(in, tarball, 1 << 20) != ARCHIVE_OK)
-		r = dos_error(ctx, DOS_EFORMAT, "bundle '%s': %s", tarball,
-			      archive_error_string(in));
-	else
-		r = entries_unpack(ctx, in, out, dest, tarball, top);
-	if (archive_write_close(out) != ARCHIVE_OK && r == 0)
-		r = dos_error(ctx, DOS_EIO, "bundle '%s': %s", tarball, archive_error_string(out));
-	archive_write_free(out);
-	archive_read_free(in);
-	return r;
-}
-
-static int tmp_make(struct dos_ctx *ctx, struct bundle *b)
-{
-	const char *base = getenv("TMPDIR");
-	char *t = dos_xasprintf("%s/diracos-test.XXXXXX", base && *base ? base : "/var/tmp");
-
-	if (!mkdtemp(t)) {
-		int e = errno;
-		free(t);
-		return dos_error_errno(ctx, DOS_EIO, e, "cannot make a temporary folder in '%s'",
-				       base && *base ? base : "/var/tmp");
-	}
-	b->tmp = t;
-	return 0;
-}
-
-static int bundle_open(struct dos_ctx *ctx, const char *given, struct bundle *b)
-{
-	_cleanup_free_ char *dest = NULL, *top = NULL;
-	struct stat st;
-	int r;
-
-	memset(b, 0, sizeof(*b));
-	if (stat(given, &st) < 0)
-		return dos_error_errno(ctx, DOS_EUSAGE, errno, "bundle '%s'", given);
-	if ((r = tmp_make(ctx, b)) < 0)
-		return r;
-	if (S_ISDIR(st.st_mode)) {
-		b->top = realpath(given, NULL);
-		return b->top ? top_check(ctx, given, b->top)
-			      : dos_error_errno(ctx, DOS_EIO, errno, "bundle '%s'", given);
-	}
-	if (!S_ISREG(st.st_mode))
-		return dos_error(ctx, DOS_EUSAGE, "bundle '%s': neither a tarball nor a folder",
-				 given);
-	dos_info(ctx, "bundle '%s': unpacking", given);
-	dest = dos_path_join(b->tmp, "bundle");
-	if ((r = tarball_unpack(ctx, given, dest, &top)) < 0)
-		return r;
-	b->top = dos_path_join(dest, top);
-	return top_check(ctx, given, b->top);
-}
-
-static void bundle_close(struct dos_ctx *ctx, struct bundle *b)
-{
-	if (b->tmp && dos_rm_rf(ctx, b->tmp) < 0)
-		dos_warn(ctx, "%s", ctx->msg);
-	free(b->top);
-	free(b->tmp);
 }
 
 /* --- settings: -c CONFIG, or the bundle's own diracos.json --- */
@@ -942,7 +727,7 @@ static int run_prepare(struct run *rn, struct dos_config **own)
 	const struct dos_strv *platforms;
 	int r;
 
-	if ((r = bundle_open(rn->ctx, o->bundle, &rn->b)) < 0)
+	if ((r = testrun_bundle_open(rn->ctx, o->bundle, &rn->b)) < 0)
 		return r;
 	if (!o->cfg && (r = settings_from_bundle(rn->ctx, rn->b.top, own)) < 0)
 		return r;
@@ -973,7 +758,7 @@ int dos_testrun_run(struct dos_ctx *ctx, const struct dos_testrun_opts *o,
 		r = platform_run(&rn, p);
 	if (r < 0)
 		dos_error_prefix(ctx, "test");
-	bundle_close(ctx, &rn.b);
+	testrun_bundle_close(ctx, &rn.b);
 	free(rn.python);
 	if (own)
 		dos_config_free(own);

@@ -56,6 +56,15 @@ char *dos_xstrdup(const char *s)
 	return d;
 }
 
+char *dos_xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+
+	if (!d)
+		out_of_memory();
+	return d;
+}
+
 char *dos_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
@@ -194,6 +203,19 @@ int dos_tmpfile_link(int fd, const char *tmp_dir, const char *path)
 	return -EEXIST;
 }
 
+int dos_tmpfile_commit(int fd, const char *tmp, const char *dst, mode_t mode, int err)
+{
+	if (!err && fchmod(fd, mode) < 0)
+		err = errno;
+	if (close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, dst) < 0)
+		err = errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
 int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path, mode_t mode)
 {
 	_cleanup_free_ char *dir = dos_path_dirname(path);
@@ -225,19 +247,7 @@ int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path
 
 int dos_atomic_write(struct dos_ctx *ctx, struct dos_atomic *af, const void *data, size_t len)
 {
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(af->fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return dos_error_errno(ctx, DOS_EIO, errno, "cannot write '%s'", af->path);
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return dos_fd_write(ctx, af->fd, data, len, af->path);
 }
 
 static void fsync_dir_of(const char *path)
@@ -302,6 +312,66 @@ int dos_write_file_atomic(struct dos_ctx *ctx, const char *path, const void *dat
 		return r;
 	}
 	return dos_atomic_commit(ctx, &af);
+}
+
+/* --- whole writes and copies --- */
+
+#define COPY_BLOCK (1 << 16)
+
+int dos_write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* 0, the errno of a failed write, or that of a failed read negated: the
+ * callers that name the file say which of the two failed. */
+static int copy_loop(int in, int out)
+{
+	char buf[COPY_BLOCK];
+	ssize_t n;
+	int err = 0;
+
+	while (!err && (n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			err = dos_write_full(out, buf, (size_t)n);
+	}
+	return err;
+}
+
+int dos_copy_full(int in, int out)
+{
+	int err = copy_loop(in, out);
+
+	return err < 0 ? -err : err;
+}
+
+int dos_fd_write(struct dos_ctx *ctx, int fd, const void *buf, size_t len, const char *what)
+{
+	int err = dos_write_full(fd, buf, len);
+
+	return err ? dos_error_errno(ctx, DOS_EIO, err, "cannot write '%s'", what) : 0;
+}
+
+int dos_fd_copy(struct dos_ctx *ctx, int in, int out, const char *what)
+{
+	int err = copy_loop(in, out);
+
+	if (err < 0)
+		return dos_error_errno(ctx, DOS_EIO, -err, "cannot read '%s'", what);
+	return err ? dos_error_errno(ctx, DOS_EIO, err, "cannot write '%s'", what) : 0;
 }
 
 int dos_read_file(struct dos_ctx *ctx, const char *path, size_t max, char **data, size_t *len)
@@ -537,7 +607,7 @@ int dos_python3_minor(const char *name)
 
 void dos_log_append(const char *log, const char *fmt, ...)
 {
-	FILE *f = fopen(log, "ae");
+	FILE *f = log ? fopen(log, "ae") : NULL;
 	va_list ap;
 
 	if (!f)

@@ -23,7 +23,8 @@ int dos_sha256_file(struct dos_ctx *ctx, const char *path, char hex[DOS_SHA256_H
 bool dos_sha256_valid(const char *s);
 
 /* Appends printf-style text to the file log (a build or step log); a log
- * that cannot be opened is skipped: the step's own result decides. */
+ * that cannot be opened, or none (NULL), is skipped: the step's own result
+ * decides. */
 void dos_log_append(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "python3.11" -> 11: the minor version in a CPython 3 interpreter's
@@ -46,6 +47,12 @@ int dos_tmpfile_open(const char *dir, mode_t mode);
  * tmp_dir, on the same file system. 0, or a negative errno. */
 int dos_tmpfile_link(int fd, const char *tmp_dir, const char *path);
 
+/* Ends a named temporary file fd (at tmp) written beside dst, without
+ * fsync (for trees that are rebuilt whole after a crash): gives it mode,
+ * closes it, renames it to dst; on an error (err on entry included)
+ * removes it. 0, or the errno. */
+int dos_tmpfile_commit(int fd, const char *tmp, const char *dst, mode_t mode, int err);
+
 int dos_atomic_open(struct dos_ctx *ctx, struct dos_atomic *af, const char *path, mode_t mode);
 int dos_atomic_write(struct dos_ctx *ctx, struct dos_atomic *af, const void *data, size_t len);
 /* fsyncs, renames to the final name, fsyncs the folder. Releases af. */
@@ -55,6 +62,19 @@ void dos_atomic_abort(struct dos_atomic *af);
 
 int dos_write_file_atomic(struct dos_ctx *ctx, const char *path, const void *data,
 			  size_t len, mode_t mode);
+
+/* --- whole writes and copies: through short writes and EINTR --- */
+
+/* Writes all len bytes of buf to fd: 0, or the errno of the failed write. */
+int dos_write_full(int fd, const void *buf, size_t len);
+/* Copies in to out up to in's end: 0, or the errno of the failed read or
+ * write. */
+int dos_copy_full(int in, int out);
+/* As dos_write_full, the error kept on ctx: "cannot write '<what>'". */
+int dos_fd_write(struct dos_ctx *ctx, int fd, const void *buf, size_t len, const char *what);
+/* As dos_copy_full, the error kept on ctx: "cannot read '<what>'" or
+ * "cannot write '<what>'". */
+int dos_fd_copy(struct dos_ctx *ctx, int in, int out, const char *what);
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated buffer. */
 int dos_read_file(struct dos_ctx *ctx, const char *path, size_t max, char **data, size_t *len);
@@ -79,6 +99,8 @@ void *dos_xmalloc(size_t n);
 void *dos_xcalloc(size_t n, size_t size);
 void *dos_xrealloc(void *p, size_t n);
 char *dos_xstrdup(const char *s);
+/* The first n bytes of s (fewer when s ends before). */
+char *dos_xstrndup(const char *s, size_t n);
 char *dos_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --- string vectors, NULL-terminated --- */

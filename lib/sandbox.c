@@ -779,7 +779,7 @@ int dos_mount_namespace_own(void)
 		return -errno;
 	/* A new namespace starts with the host's propagation: shared mounts
 	 * would send ours straight back to the host. */
-	if (mount("none", "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+	if (mount("none", "/", "none", MS_REC | MS_SLAVE, NULL) < 0)
 		return -errno;
 	return 0;
 }

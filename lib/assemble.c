@@ -429,7 +429,9 @@ static struct dos_report_pkg *report_packages(const struct dos_closure *c,
 		pkgs[i] = (struct dos_report_pkg){
 			.name = p->name, .version = p->version, .arch = p->arch,
 			.source = p->source, .source_version = p->source_version,
-			.license = i < x->n_pkgs ? x->pkgs[i].license : NULL,
+			/* A .deb's copyright file, else what an rpm's metadata says. */
+			.license = i < x->n_pkgs && x->pkgs[i].license ? x->pkgs[i].license
+								       : p->license,
 			/* The local repository's path is a build path: not shipped. */
 			.sha256 = p->sha256, .url = strncmp(p->url, "file://", 7) ? p->url : NULL,
 		};

@@ -721,6 +721,7 @@ static void pkg_texts(struct dos_resolver *r, const struct walk *w, Id p, struct
 	Solvable *s = pool->solvables + p;
 	const struct pkg_extra *x = &r->extra[p];
 	const char *ma = solvable_lookup_str(s, SOLVABLE_MULTIARCH);
+	const char *license = solvable_lookup_str(s, SOLVABLE_LICENSE);
 
 	pkg->name = dos_xstrdup(pool_id2str(pool, s->name));
 	pkg->version = dos_xstrdup(pool_id2str(pool, s->evr));
@@ -731,6 +732,7 @@ static void pkg_texts(struct dos_resolver *r, const struct walk *w, Id p, struct
 	pkg->size = x->size;
 	pkg->installed_size = solvable_lookup_num(s, SOLVABLE_INSTALLSIZE, 0);
 	pkg->multiarch_same = ma && strcmp(ma, "same") == 0;
+	pkg->license = license && *license ? dos_xstrdup(license) : NULL;
 	if (w->kind[p] != PULLED) {
 		pkg->reason = dos_xstrdup(w->kind[p] == REQUESTED ? "requested" : "manual");
 		return;
@@ -818,6 +820,7 @@ static void pkg_release(struct dos_resolved_pkg *pkg)
 	free(pkg->sha256);
 	free(pkg->why);
 	free(pkg->reason);
+	free(pkg->license);
 }
 
 void dos_closure_release(struct dos_closure *c)

@@ -47,6 +47,8 @@ struct dos_resolved_pkg {
 	char *reason;          /* "requested", "manual", or the dependency text
 				* that pulled it: "libcurl4 (>= 7.16.2)" */
 	bool multiarch_same;   /* Multi-Arch: same */
+	char *license;         /* the repository metadata's (rpm-md's <rpm:license>);
+				* NULL from a Debian index, which has none */
 };
 
 /* Sorted by name; names are unique. */

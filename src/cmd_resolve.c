@@ -33,8 +33,12 @@ static json_t *package_json(const struct dos_assembly *as, const struct dos_reso
 
 	json_object_set_new(j, "pulledBy", p->why ? json_string(p->why) : json_null());
 	json_object_set_new(j, "reason", json_string(p->reason ? p->reason : "requested"));
-	if (dos_cache_has(as->cache, p->sha256))
-		json_object_set_new(j, "file", json_string(dos_cache_path(as->cache, p->sha256)));
+	if (p->license)
+		json_object_set_new(j, "license", json_string(p->license));
+	if (dos_cache_has(as->cache, p->sha256)) {
+		_cleanup_free_ char *file = dos_cache_path(as->cache, p->sha256);
+		json_object_set_new(j, "file", json_string(file));
+	}
 	return j;
 }
 

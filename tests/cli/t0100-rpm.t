@@ -22,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 set -e
 
-plan 41
+plan 42
 
 mkrpm_init "$TMP/top"
 mkrpm_glibc
@@ -134,6 +134,10 @@ ok $? "the program has an \$ORIGIN-relative DT_RPATH to lib64"
 [ ! -e "$B/usr/share/glibc-test" ]; ok $? "the platform package (glibc) is not extracted"
 grep -q "^libhello 1.0-1" "$B/versions.txt"; ok $? "versions.txt lists the rpm packages"
 grep -q '"pkg:rpm/libhello@1.0-1?arch=x86_64"' "$B/sbom.spdx.json"; ok $? "the SBOM names rpm packages with pkg:rpm purls"
+lic=$(python3 -c 'import json, sys
+d = {p["name"]: p["licenseDeclared"] for p in json.load(open(sys.argv[1]))["packages"]}
+print(d["hello"], "|", d["libhello"], "|", d["notes"])' "$B/sbom.spdx.json" 2>&1)
+is "$lic" "MIT AND BSD-3-Clause | MIT | MIT" "the SBOM gives rpm packages their header's License, as SPDX expressions"
 is "$("$B/usr/bin/greet" 2>&1)" "hello from the patched srpm" "the program rebuilt from the patched .src.rpm runs relocated"
 is "$("$B/usr/bin/notes" 2>&1)" "notes from the recipe rpm" "the recipe's program runs relocated"
 is "$(cat "$B/usr/share/notes/data.txt")" "data" "with its data file"

@@ -18,6 +18,9 @@ struct cmd_args {
 	int argc;                   /* the command's own arguments, after its name */
 	char **argv;
 	struct dos_config *cfg;     /* when the command needs it */
+	/* build --json: the one document (a json_t object) its steps add to,
+	 * printed at the end; NULL for every other command. */
+	void *json_doc;
 };
 
 struct cmd {
@@ -38,6 +41,10 @@ int cmd_load_config(struct cmd_args *args, const char *path);
 
 /* Prints a JSON value on stdout (indented), followed by a newline. */
 void cmd_print_json(const void *json_value);
+
+/* A step's JSON result: printed as it is, or, within build (args->json_doc),
+ * added to build's document under key (key NULL: its members merged in). */
+void cmd_emit_json(struct cmd_args *args, const char *key, void *json_value);
 
 /* Steps 4-6 on args->cfg, with the result printed (bundle and build).
  * root (may be NULL) gets the finished tree's path (the caller frees). */

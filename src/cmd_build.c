@@ -3,6 +3,8 @@
 #include "cmd.h"
 #include "opts.h"
 
+#include <jansson.h>
+
 static int run_build(struct cmd_args *args)
 {
 	_cleanup_free_ char *root = NULL;
@@ -17,12 +19,20 @@ static int run_build(struct cmd_args *args)
 	r = cmd_load_config(args, args->argc ? args->argv[0] : NULL);
 	if (r < 0)
 		return r;
+	if (args->ctx->json)
+		args->json_doc = json_object();
 	/* Run even with no package configured: it removes what is no longer. */
 	r = cmd_packages_run(args, NULL, NULL, true);
 	if (r == 0)
 		r = cmd_bundle_run(args, &root);
 	if (r == 0)
 		r = cmd_check_after_build(args, root);
+	/* One document, {"packages", "bundle", "check"}; on an error, main's
+	 * {"error"} is the document instead. */
+	if (args->json_doc && r >= 0)
+		cmd_print_json(args->json_doc);
+	json_decref(args->json_doc);
+	args->json_doc = NULL;
 	return r;
 }
 
@@ -36,7 +46,8 @@ const struct cmd cmd_build = {
 	"`diracos check` on it. With no CONFIG, builds the built-in default\n"
 	"bundle (see `diracos config --default`). Packages whose content key is\n"
 	"unchanged are not rebuilt (see `diracos packages --help`). Prints the\n"
-	"tarballs with their sizes, and the check's verdict.\n"
+	"tarballs with their sizes, and the check's verdict; with --json, one\n"
+	"document: {\"packages\": [...], \"bundle\": {...}, \"check\": {...}}.\n"
 	"\n"
 	"exit status: 0 built and checked, 1 a step failed or check found failures,\n"
 	"2 bad usage or configuration.\n",

@@ -14,7 +14,7 @@ static json_t *strv_json(const struct dos_strv *sv)
 	return a;
 }
 
-static void print_result_json(const struct dos_bundle_result *res)
+static void print_result_json(struct cmd_args *args, const struct dos_bundle_result *res)
 {
 	json_t *tarballs = json_array();
 	json_t *j;
@@ -27,7 +27,7 @@ static void print_result_json(const struct dos_bundle_result *res)
 		      "packages", (json_int_t)res->n_packages, "files", (json_int_t)res->files,
 		      "bytes", (json_int_t)res->bytes, "brokenLinks", strv_json(&res->broken_links),
 		      "conflicts", strv_json(&res->conflicts), "notes", strv_json(&res->notes));
-	cmd_print_json(j);
+	cmd_emit_json(args, "bundle", j);
 	json_decref(j);
 }
 
@@ -53,7 +53,7 @@ int cmd_bundle_run(struct cmd_args *args, char **root)
 
 	r = dos_assemble_bundle(args->ctx, args->cfg, &res);
 	if (r == 0 && args->ctx->json)
-		print_result_json(&res);
+		print_result_json(args, &res);
 	else if (r == 0)
 		print_result(args->ctx, &res);
 	if (r == 0 && root)

@@ -307,7 +307,7 @@ int cmd_check_after_build(struct cmd_args *args, const char *bundle)
 	failures = dos_check_failures(&rep);
 	if (args->ctx->json) {
 		json_t *j = report_json(&rep, bundle);
-		cmd_print_json(j);
+		cmd_emit_json(args, "check", j);
 		json_decref(j);
 	} else if (failures) {
 		report_print(&rep, bundle, stdout);

@@ -17,3 +17,15 @@ void cmd_print_json(const void *json_value)
 	fputc('\n', stdout);
 	fflush(stdout);
 }
+
+void cmd_emit_json(struct cmd_args *args, const char *key, void *json_value)
+{
+	json_t *doc = args->json_doc, *j = json_value;
+
+	if (!doc)
+		cmd_print_json(j);
+	else if (key)
+		json_object_set(doc, key, j);
+	else
+		json_object_update(doc, j);
+}

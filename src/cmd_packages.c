@@ -24,7 +24,7 @@ static const char *status_word(enum dos_build_status s)
 	return words[s];
 }
 
-static void print_json(const struct dos_build_report *rep)
+static void print_json(struct cmd_args *args, const struct dos_build_report *rep)
 {
 	json_t *list = json_array(), *j;
 
@@ -38,7 +38,7 @@ static void print_json(const struct dos_build_report *rep)
 						      "seconds", it->seconds, "error", it->error));
 	}
 	j = json_pack("{s:o}", "packages", list);
-	cmd_print_json(j);
+	cmd_emit_json(args, NULL, j);
 	json_decref(j);
 }
 
@@ -71,8 +71,9 @@ int cmd_packages_run(struct cmd_args *args, const struct dos_strv *names,
 	int r;
 
 	r = dos_build_packages(args->ctx, args->cfg, &o, &rep);
-	if (args->ctx->json && !quiet && r == 0)
-		print_json(&rep);
+	/* build's lines are progress on stderr; its JSON document has them. */
+	if (args->ctx->json && r == 0 && (!quiet || args->json_doc))
+		print_json(args, &rep);
 	else if (!args->ctx->json)
 		print_lines(args->ctx, &rep, quiet);
 	dos_build_report_release(&rep);

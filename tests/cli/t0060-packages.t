@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_build_roots
-plan 47
+plan 49
 
 # --- the sources and the recipes
 mkdir -p "$TMP/greet-1.0" "$TMP/recipes"
@@ -187,6 +187,14 @@ is "$STATUS" 0 "build succeeds"
 like "$ERR" "^greet: up to date$" "build reports the packages up to date (on stderr)"
 test -s "$TMP/out/greetbundle-1-x86_64.tar.gz"
 ok $? "and makes the bundle"
+run --json build "$TMP/diracos.json"
+is "$STATUS" 0 "build --json succeeds"
+is "$(printf '%s' "$OUT" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(sorted(d), [p["status"] for p in d["packages"]], d["check"]["ok"],
+      [t["path"].endswith(".tar.gz") for t in d["bundle"]["tarballs"]])' 2>&1)" \
+	"['bundle', 'check', 'packages'] ['up-to-date', 'up-to-date'] True [True]" \
+	"build --json prints one document: the packages, the bundle, the check"
 
 # --- a package no longer configured is removed
 cat >"$TMP/diracos.json" <<EOF

@@ -10,6 +10,7 @@
 #include <archive_entry.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -408,6 +409,23 @@ static int release_files(struct dos_ctx *ctx, struct dos_archive *a, const char 
 	return 0;
 }
 
+/* Whether this is the first time this process takes url expired: one
+ * warning per InRelease, however many sources a build fetches from it. */
+static bool expired_first_time(const char *url)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct dos_strv warned;
+	bool first = true;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; first && i < warned.n; i++)
+		first = strcmp(warned.v[i], url) != 0;
+	if (first)
+		dos_strv_push(&warned, url);
+	pthread_mutex_unlock(&lock);
+	return first;
+}
+
 static int release_dates(struct dos_ctx *ctx, struct dos_archive *a, const struct dos_control *c)
 {
 	const char *date = dos_control_get(c, "Date");
@@ -424,8 +442,9 @@ static int release_dates(struct dos_ctx *ctx, struct dos_archive *a, const struc
 	if (a->valid_until >= (int64_t)time(NULL) || (check && !strcmp(check, "0")))
 		return 0;
 	if (a->flags & DOS_ARCHIVE_PINNED) {
-		dos_warn(ctx, "InRelease from %s: expired on %s (Valid-Until); "
-			 "taken for files pinned by sha256 only", a->inrelease_url, until);
+		if (expired_first_time(a->inrelease_url))
+			dos_warn(ctx, "InRelease from %s: expired on %s (Valid-Until); "
+				 "taken for files pinned by sha256 only", a->inrelease_url, until);
 		return 0;
 	}
 	return dos_error(ctx, DOS_ESIGNATURE,

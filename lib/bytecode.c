@@ -26,7 +26,6 @@ char *dos_bytecode_find_python(const char *root)
 
 	while (d && (de = readdir(d))) {
 		_cleanup_free_ char *full = dos_path_join(bin, de->d_name);
-		_cleanup_free_ char *real = NULL, *real_root = realpath(root, NULL);
 		int minor = dos_python3_minor(de->d_name);
 		struct stat st;
 
@@ -34,8 +33,7 @@ char *dos_bytecode_find_python(const char *root)
 		 * name must be inside the bundle, executable. */
 		if (minor <= best || stat(full, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
 			continue;
-		real = realpath(full, NULL);
-		if (real && real_root && !strncmp(real, real_root, strlen(real_root)))
+		if (dos_path_within(root, full))
 			best = minor;
 	}
 	if (d)

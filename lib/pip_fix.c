@@ -21,7 +21,9 @@
 #define FILE_MAX (1 << 26)
 
 /* The Python library folders of the bundle (relative to root): our own
- * Python's site-packages, and the distribution's dist-packages. */
+ * Python's site-packages, and the distribution's dist-packages. Only those
+ * that resolve inside root: the pip step's builds ran in it and could have
+ * left a link to a host folder, which the fixes below would then write to. */
 static void site_dirs(const char *root, bool dist_too, struct dos_strv *out)
 {
 	/* Ours, and where the distribution's Python has pip install. */
@@ -36,10 +38,11 @@ static void site_dirs(const char *root, bool dist_too, struct dos_strv *out)
 		glob_t g;
 		if (glob(pattern, GLOB_ONLYDIR, NULL, &g) == 0)
 			for (size_t i = 0; i < g.gl_pathc; i++)
-				dos_strv_push(out, g.gl_pathv[i] + rl);
+				if (dos_path_within(root, g.gl_pathv[i]))
+					dos_strv_push(out, g.gl_pathv[i] + rl);
 		globfree(&g);
 	}
-	if (dist_too && stat(dist, &sb) == 0 && S_ISDIR(sb.st_mode))
+	if (dist_too && stat(dist, &sb) == 0 && S_ISDIR(sb.st_mode) && dos_path_within(root, dist))
 		dos_strv_push(out, dist + rl);
 }
 
@@ -119,7 +122,8 @@ static int site_fix(struct dos_ctx *ctx, const char *root, const char *sp)
 		if (n < 11 || strcmp(de->d_name + n - 10, ".dist-info"))
 			continue;
 		dir = dos_path_join(path, de->d_name);
-		r = dist_info_fix(ctx, root, sp, dir);
+		if (dos_path_within(root, dir))
+			r = dist_info_fix(ctx, root, sp, dir);
 	}
 	if (d)
 		closedir(d);
@@ -161,7 +165,7 @@ static int launcher_fix(struct dos_ctx *ctx, const char *root, const char *path)
 static int launchers_fix(struct dos_ctx *ctx, const char *root)
 {
 	_cleanup_free_ char *bin = dos_path_join(root, "usr/bin");
-	DIR *d = opendir(bin);
+	DIR *d = dos_path_within(root, bin) ? opendir(bin) : NULL;
 	struct dirent *de;
 	int r = 0;
 
@@ -302,7 +306,7 @@ static int certifi_link(struct dos_ctx *ctx, const char *root, const char *sp)
 	_cleanup_free_ char *up = NULL, *target = NULL;
 	struct stat sb;
 
-	if (stat(pkg, &sb) < 0 || !S_ISDIR(sb.st_mode))
+	if (stat(pkg, &sb) < 0 || !S_ISDIR(sb.st_mode) || !dos_path_within(root, pkg))
 		return 0;
 	if (certifi_core_fix(ctx, pkg) < 0)
 		return DOS_EIO;
@@ -320,9 +324,12 @@ int dos_pip_tls(struct dos_ctx *ctx, const char *root)
 {
 	_cleanup_free_ char *ca = dos_path_join(root, CA_FILE);
 	struct dos_strv sps = { 0 };
+	_cleanup_free_ char *ca_dir = dos_path_dirname(ca);
 	struct stat sb;
 	int r = 0;
 
+	if (!dos_path_within(root, ca_dir))
+		return dos_error(ctx, DOS_EFAIL, "'%s' leads out of the bundle", CA_FILE);
 	if (stat(ca, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		if (lstat(ca, &sb) == 0 && unlink(ca) < 0)
 			return dos_error_errno(ctx, DOS_EIO, errno, "cannot remove '%s'", ca);

@@ -544,6 +544,35 @@ char *dos_path_dirname(const char *path)
 	return dos_xasprintf("%.*s", (int)(slash - path), path);
 }
 
+static bool path_prefix(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+
+	if (n == 1 && root[0] == '/')
+		return true;
+	return !strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0');
+}
+
+bool dos_path_within(const char *root, const char *path)
+{
+	_cleanup_free_ char *real_root = realpath(root, NULL);
+	_cleanup_free_ char *at = dos_xstrdup(path);
+	char *real = NULL;
+	bool in;
+
+	if (!real_root)
+		return false;
+	/* Up to the nearest ancestor that exists. */
+	while (!(real = realpath(at, NULL)) && errno == ENOENT && strchr(at, '/') && strcmp(at, "/")) {
+		char *up = dos_path_dirname(at);
+		free(at);
+		at = up;
+	}
+	in = real && path_prefix(real_root, real);
+	free(real);
+	return in;
+}
+
 /* --- string vectors --- */
 
 void dos_strv_push_owned(struct dos_strv *sv, char *s)

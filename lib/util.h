@@ -92,6 +92,12 @@ char *dos_path_join(const char *dir, const char *name);
 char *dos_path_absolute(const char *base, const char *path);
 /* The folder part of path ("." when there is none). */
 char *dos_path_dirname(const char *path);
+/* Whether path, its symlinks resolved, lies in root (or is root): for
+ * writes by path into a tree that sandboxed code could fill with links
+ * (call it once nothing runs there any more). A path that does not exist
+ * yet is judged by its nearest existing ancestor, since what is created
+ * below it will be real folders. */
+bool dos_path_within(const char *root, const char *path);
 
 /* --- allocation that cannot fail (an out-of-memory abort, as git does) --- */
 

@@ -135,11 +135,87 @@ static void test_tls(void **state)
 	free(root);
 }
 
+/* root/rel: a link to dir/target. */
+static void link_out(const char *root, const char *rel, const char *dir, const char *target)
+{
+	char *from = dos_path_join(root, rel), *to = dos_path_join(dir, target);
+	char *parent = dos_path_dirname(from);
+
+	assert_int_equal(dos_mkdir_p(&ctx, parent, 0755), 0);
+	assert_int_equal(symlink(to, from), 0);
+	free(from);
+	free(to);
+	free(parent);
+}
+
+static bool exists(const char *dir, const char *rel)
+{
+	char *path = dos_path_join(dir, rel);
+	bool there = access(path, F_OK) == 0;
+
+	free(path);
+	return there;
+}
+
+/* Builds ran in the bundle root and could leave links to host folders:
+ * the fixes write through none of them. */
+static void test_links_out(void **state)
+{
+	static const char core[] = "X = '/etc/ssl/certs/ca-certificates.crt'\n";
+	char *root = tmpdir(), *host = tmpdir(), *text, *script;
+
+	(void)state;
+	dos_ctx_init(&ctx);
+	put(root, "etc/ssl/certs/ca-certificates.crt", "A\n", 0644);
+	put(root, SP "/ok.py", "", 0644);
+	put(host, "site/certifi/core.py", core, 0644);
+	put(host, "site/foo-1.0.dist-info/direct_url.json", "{}", 0644);
+	put(host, "site/foo-1.0.dist-info/RECORD", "x,,\n", 0644);
+	script = dos_xasprintf("#!/bin/sh\n'''exec' %s/usr/bin/python3 \"$0\" \"$@\"\n' '''\n", root);
+	put(host, "bin/tool", script, 0755);
+	/* A whole site folder, a package and a distribution in ours, and
+	 * usr/bin lead out. */
+	link_out(root, "usr/local/lib/python3.13/dist-packages", host, "site");
+	link_out(root, SP "/certifi", host, "site/certifi");
+	link_out(root, SP "/foo-1.0.dist-info", host, "site/foo-1.0.dist-info");
+	link_out(root, "usr/bin", host, "bin");
+
+	assert_int_equal(dos_pip_fix_tree(&ctx, root), 0);
+	assert_int_equal(dos_pip_tls(&ctx, root), 0);
+	text = get(host, "site/certifi/core.py");
+	assert_string_equal(text, core);
+	free(text);
+	text = get(host, "bin/tool");
+	assert_string_equal(text, script);
+	free(text);
+	assert_false(exists(host, "site/diracos-ca-certificates.pth"));
+	assert_false(exists(host, "site/certifi/cacert.pem"));
+	assert_true(exists(host, "site/foo-1.0.dist-info/direct_url.json"));
+	/* Our own site folder is still served. */
+	text = get(root, SP "/diracos-ca-certificates.pth");
+	assert_non_null(strstr(text, "SSL_CERT_FILE"));
+	free(text);
+
+	/* The CA file's folder itself leading out is an error. */
+	text = dos_path_join(root, "etc/ssl/certs");
+	assert_int_equal(dos_rm_rf(&ctx, text), 0);
+	free(text);
+	link_out(root, "etc/ssl/certs", host, "site");
+	assert_int_equal(dos_pip_tls(&ctx, root), DOS_EFAIL);
+	assert_non_null(strstr(ctx.msg, "leads out of the bundle"));
+	free(script);
+	dos_rm_rf(&ctx, root);
+	dos_rm_rf(&ctx, host);
+	free(root);
+	free(host);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fix_tree),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_links_out),
 	};
 	return cmocka_run_group_tests_name("pip", tests, NULL, NULL);
 }

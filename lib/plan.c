@@ -376,9 +376,11 @@ static void exec_finish(struct exec *e, size_t i, int r)
 	e->state[i] = ST_DONE;
 	e->left--;
 	e->running--;
-	if (r == DOS_EINTR && !e->stop) {
+	if (r == DOS_EINTR) {
 		e->stop = true;
-		/* The signal went to this node's sandbox only: the others see it now. */
+		/* The signal went to this node's sandbox only, and a re-raised
+		 * one reaches one more: each interrupted node passes it on while
+		 * any other runs, so every running node sees it in turn. */
 		if (e->running)
 			kill(getpid(), SIGINT);
 	}

@@ -10,8 +10,12 @@
 #include "helpers.h"
 
 #include "plan.h"
+#include "progress.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +396,72 @@ static void test_execute(void **state)
 	dos_config_free(cfg);
 }
 
+/* A node that waits for a signal, as a sandbox does (a signalfd, the
+ * signals blocked): DOS_EINTR when one comes within 10 s. */
+static int wait_node(void *data, size_t i)
+{
+	sigset_t set;
+	struct pollfd p = { .events = POLLIN };
+	struct signalfd_siginfo si;
+	int got;
+
+	(void)data;
+	(void)i;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	p.fd = signalfd(-1, &set, SFD_CLOEXEC);
+	assert_true(p.fd >= 0);
+	got = poll(&p, 1, 10000) > 0 && read(p.fd, &si, sizeof(si)) == sizeof(si);
+	close(p.fd);
+	return got ? DOS_EINTR : 0;
+}
+
+static void *ctrl_c(void *arg)
+{
+	(void)arg;
+	usleep(300000);
+	kill(getpid(), SIGINT);
+	return NULL;
+}
+
+/* One Ctrl-C (one process-directed SIGINT, which one node's signalfd
+ * takes) interrupts every running node, however many run. */
+static void test_execute_interrupt(void **state)
+{
+	static const char four[] =
+		"{\"name\": \"t\", \"workDir\": \"w\", \"packages\": [\n"
+		" {\"name\": \"app\", \"recipe\": \"r/app.sh\", \"version\": \"1\"},\n"
+		" {\"name\": \"mid\", \"recipe\": \"r/mid.sh\", \"version\": \"1\"},\n"
+		" {\"name\": \"base\", \"recipe\": \"r/base.sh\", \"version\": \"1\"},\n"
+		" {\"name\": \"alone\", \"recipe\": \"r/alone.sh\", \"version\": \"1\"}]}";
+	struct th_dir *f = *state;
+	bool todo[4] = { true, true, true, true };
+	int results[4];
+	struct dos_config *cfg;
+	struct dos_plan *plan;
+	sigset_t set, old;
+	pthread_t t;
+	int64_t t0;
+
+	write_recipes(f);
+	cfg = load(f, four);
+	plan = plan_ok(f, cfg, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	assert_int_equal(pthread_create(&t, NULL, ctrl_c, NULL), 0);
+	t0 = dos_now_ms();
+	assert_int_equal(dos_plan_execute(&f->ctx, plan, todo, 4, wait_node, NULL, results),
+			 DOS_EINTR);
+	assert_true(dos_now_ms() - t0 < 5000);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(results[i], DOS_EINTR);
+	pthread_join(t, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	dos_plan_free(plan);
+	dos_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +475,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_routines, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_marks, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_execute, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_execute_interrupt, setup, th_dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

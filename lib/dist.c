@@ -285,6 +285,8 @@ static char *gpgv_complaint(const char *log)
 		return out;
 	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *next;
+		if (!strncmp(line, "[GNUPG:] ", 9))
+			continue; /* status lines: read by signatures_judge */
 		if (!strncmp(line, "gpgv: ", 6))
 			line += 6;
 		while (*line == ' ')
@@ -298,34 +300,104 @@ static char *gpgv_complaint(const char *log)
 	return out;
 }
 
+/* What gpgv's status lines say of the signatures (gpg's doc/DETAILS):
+ * each starts with NEWSIG; a good one has GOODSIG (EXPKEYSIG, REVKEYSIG or
+ * EXPSIG take its place for a key that expired or was revoked, or a
+ * signature that expired: gpgv still exits 0 for those, apt refuses them)
+ * and a VALIDSIG whose digest (its 8th field) is not MD5, SHA1 or
+ * RIPEMD160. */
+struct sig_verdict {
+	int good, bad, expired, revoked, weak;
+};
+
+static void signature_close(struct sig_verdict *v, bool goodsig, int hash)
+{
+	if (!goodsig)
+		return;
+	if (hash >= 1 && hash <= 3)
+		v->weak++;
+	else if (hash > 3)
+		v->good++;
+}
+
+static struct sig_verdict signatures_judge(const char *log)
+{
+	struct dos_ctx scratch;
+	_cleanup_free_ char *data = NULL;
+	struct sig_verdict v = { 0 };
+	char *line, *save = NULL;
+	bool goodsig = false;
+	int hash = 0;
+
+	dos_ctx_init(&scratch);
+	if (dos_read_file(&scratch, log, 1 << 20, &data, NULL) < 0)
+		return v;
+	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *st = !strncmp(line, "[GNUPG:] ", 9) ? line + 9 : NULL;
+		if (!st)
+			continue;
+		if (!strncmp(st, "NEWSIG", 6)) {
+			signature_close(&v, goodsig, hash);
+			goodsig = false;
+			hash = 0;
+		} else if (!strncmp(st, "GOODSIG ", 8)) {
+			goodsig = true;
+		} else if (!strncmp(st, "VALIDSIG ", 9)) {
+			/* fpr date timestamp expire version reserved pubkey-algo hash-algo */
+			if (sscanf(st + 9, "%*s %*s %*s %*s %*s %*s %*s %d", &hash) != 1)
+				hash = 0;
+		} else if (!strncmp(st, "BADSIG ", 7)) {
+			v.bad++;
+		} else if (!strncmp(st, "EXPKEYSIG ", 10) || !strncmp(st, "EXPSIG ", 7)) {
+			v.expired++;
+		} else if (!strncmp(st, "REVKEYSIG ", 10)) {
+			v.revoked++;
+		}
+	}
+	signature_close(&v, goodsig, hash);
+	return v;
+}
+
 /* Runs gpgv on the InRelease; *text gets what gpgv verified (the signed
- * text with its armor and dash-escapes removed), from gpgv itself. */
+ * text with its armor and dash-escapes removed), from gpgv itself. Taken
+ * when gpgv exits 0, no signature is bad, and at least one is good by the
+ * rules above. */
 static int gpgv_verify(struct dos_ctx *ctx, const struct dos_archive *a, const char *path,
 		       const char *keyring, const char *dir, char **text, size_t *len)
 {
-	_cleanup_free_ char *log = dos_path_join(dir, "gpgv.log");
+	/* Per call: parallel builds open the same archive at once. */
+	static _Atomic unsigned long seq;
+	_cleanup_free_ char *log = dos_xasprintf("%s/gpgv.log-%ld-%lu", dir, (long)getpid(), ++seq);
 	_cleanup_free_ char *home = dos_path_join(dir, "gnupg");
 	_cleanup_free_ char *ring = dos_path_absolute(NULL, keyring);
 	_cleanup_free_ char *complaint = NULL;
 	/* An empty home: no default keyring or option file can join in. */
-	char *argv[] = { "gpgv", "--homedir", home, "--keyring", ring, "--output", "-",
-			 (char *)path, NULL };
+	char *argv[] = { "gpgv", "--homedir", home, "--keyring", ring, "--status-fd", "2",
+			 "--output", "-", (char *)path, NULL };
 	struct dos_run_opts o = { .log_path = log };
+	struct sig_verdict v;
 	int r;
 
 	if (access(ring, R_OK) < 0)
 		return dos_error_errno(ctx, DOS_ESIGNATURE, errno, "keyring '%s'", ring);
 	if (mkdir(home, 0700) < 0 && errno != EEXIST)
 		return dos_error_errno(ctx, DOS_EIO, errno, "cannot create folder '%s'", home);
-	unlink(log);
 	r = dos_run_capture(ctx, argv, &o, text, len);
 	complaint = gpgv_complaint(log);
+	v = signatures_judge(log);
 	unlink(log);
 	if (r < 0 && !*complaint)
 		return dos_error_prefix(ctx, "InRelease from %s: cannot verify", a->inrelease_url);
-	if (r < 0)
+	if (r < 0 || v.bad)
 		return dos_error(ctx, DOS_ESIGNATURE, "InRelease from %s: bad signature: %s",
 				 a->inrelease_url, complaint);
+	if (v.good == 0) {
+		free(*text);
+		*text = NULL;
+		return dos_error(ctx, DOS_ESIGNATURE, "InRelease from %s: no valid signature "
+				 "(%d by an expired key or expired, %d by a revoked key, %d with a "
+				 "weak digest)", a->inrelease_url, v.expired, v.revoked, v.weak);
+	}
 	return 0;
 }
 

@@ -390,6 +390,62 @@ static void test_gz_fallback(void **state)
 	dos_archive_free(a);
 }
 
+/* A signer's own home and keyring: makes a key (with extra options
+ * for gpg), then signs the fixture's Release with more options. */
+static char *signer(struct fixture *f, const char *name, const char *genkey, const char *sign)
+{
+	char *home = dos_path_join(f->dir, name);
+	char *ring = dos_xasprintf("%s.gpg", home);
+
+	mkdir(home, 0700);
+	th_sh_gpg(f->dir, home, "gpg --batch --passphrase '' %s", genkey);
+	th_sh_gpg(f->dir, home, "cd '%s' && gpg --batch --yes %s --clearsign -o InRelease Release",
+		  f->dists, sign);
+	th_sh_gpg(f->dir, home, "gpg --export > '%s'", ring);
+	th_sh_gpg(f->dir, home, "gpgconf --kill gpg-agent");
+	free(home);
+	return ring;
+}
+
+static void assert_refused(struct fixture *f, const char *ring, const char *why)
+{
+	struct dos_archive *a = NULL;
+
+	assert_int_equal(dos_archive_open(&f->ctx, f->cache, f->mirror, "test", ring, &a),
+			 DOS_ESIGNATURE);
+	assert_null(a);
+	if (!strstr(f->ctx.msg, why))
+		fail_msg("'%s' not in: %s", why, f->ctx.msg);
+}
+
+/* gpgv exits 0 for these three; apt refuses them, and so do we. */
+static void test_signature_rules(void **state)
+{
+	struct fixture *f = *state;
+	char *ring;
+
+	repo_default(f);
+	repo_release(f, all_files, "");
+	ring = signer(f, "sha1", "--quick-gen-key 'sha1 <s@invalid>' ed25519 sign never",
+		      "--digest-algo SHA1");
+	assert_refused(f, ring, "1 with a weak digest");
+	free(ring);
+	ring = signer(f, "expired", "--faked-system-time 20200101T000000 "
+		      "--quick-gen-key 'old <o@invalid>' ed25519 sign 1d",
+		      "--faked-system-time 20200101T010000");
+	assert_refused(f, ring, "1 by an expired key");
+	free(ring);
+	ring = signer(f, "revoked", "--quick-gen-key 'revoked <r@invalid>' ed25519 sign never", "");
+	/* gpg keeps a revocation certificate for each key it makes. */
+	th_sh_gpg(f->dir, NULL, "H='%s/revoked'; sed 's/^:-----BEGIN/-----BEGIN/' \"$H\"/openpgp-revocs.d/*.rev"
+		  " | GNUPGHOME=\"$H\" gpg --batch --import && GNUPGHOME=\"$H\" gpg --export > \"$H.gpg\"",
+		  f->dir);
+	assert_refused(f, ring, "1 by a revoked key");
+	free(ring);
+	/* The good key, for the tests after this one. */
+	repo_sign(f, f->home_good);
+}
+
 static void test_expired(void **state)
 {
 	struct fixture *f = *state;
@@ -521,6 +577,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unsigned_text_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gz_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signature_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_inrelease, setup, teardown),
 		cmocka_unit_test(test_control_parse),
 		cmocka_unit_test(test_control_hostile),

@@ -594,6 +594,55 @@ static int inrelease_keep(struct dos_ctx *ctx, struct dos_archive *a, const char
 	return 0;
 }
 
+/* <dir>/InRelease.date: the newest Date taken from this (mirror, suite).
+ * A mirror serving an older InRelease than one seen before is rolled back,
+ * or replays an old, validly signed one to serve old packages with known
+ * holes (Debian's main suites carry no Valid-Until to stop that). */
+static int64_t date_seen(const char *dir)
+{
+	struct dos_ctx scratch;
+	_cleanup_free_ char *path = dos_path_join(dir, "InRelease.date");
+	_cleanup_free_ char *text = NULL;
+	long long when = 0;
+
+	dos_ctx_init(&scratch);
+	if (dos_read_file(&scratch, path, 64, &text, NULL) < 0 || sscanf(text, "%lld", &when) != 1)
+		return 0;
+	return when;
+}
+
+static void date_note(struct dos_ctx *ctx, const char *dir, int64_t date)
+{
+	_cleanup_free_ char *path = dos_path_join(dir, "InRelease.date");
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%lld\n", (long long)date);
+
+	if (date > date_seen(dir) && dos_write_file_atomic(ctx, path, text, (size_t)n, 0644) < 0)
+		dos_error_clear(ctx); /* a hint for next time, not this run's result */
+}
+
+static int release_not_older(struct dos_ctx *ctx, const struct dos_archive *a, const char *dir)
+{
+	const char *check = getenv("DIRACOS_CHECK_VALID_UNTIL");
+	int64_t seen = date_seen(dir);
+	char was[64], now[64];
+	struct tm tm;
+
+	if (!a->date || a->date >= seen)
+		return 0;
+	strftime(was, sizeof(was), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&(time_t){ seen }, &tm));
+	strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&(time_t){ a->date }, &tm));
+	if ((check && !strcmp(check, "0")) || (a->flags & DOS_ARCHIVE_PINNED)) {
+		dos_warn(ctx, "InRelease from %s: dated %s, older than the %s seen before",
+			 a->inrelease_url, now, was);
+		return 0;
+	}
+	return dos_error(ctx, DOS_ESIGNATURE, "InRelease from %s: dated %s, older than the %s "
+			 "seen before: the mirror went back in time, or replays an old one "
+			 "(DIRACOS_CHECK_VALID_UNTIL=0 accepts it, e.g. for a snapshot mirror)",
+			 a->inrelease_url, now, was);
+}
+
 static int archive_load(struct dos_ctx *ctx, struct dos_archive *a, const char *keyring)
 {
 	_cleanup_free_ char *dir = indices_dir(a);
@@ -616,7 +665,11 @@ static int archive_load(struct dos_ctx *ctx, struct dos_archive *a, const char *
 	if (r == 0)
 		r = release_parse(ctx, a, text, len);
 	if (r == 0)
+		r = release_not_older(ctx, a, dir);
+	if (r == 0)
 		r = inrelease_keep(ctx, a, fresh, dir);
+	if (r == 0)
+		date_note(ctx, dir, a->date);
 	unlink(fresh);
 	return r;
 }

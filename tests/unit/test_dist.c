@@ -32,6 +32,7 @@ struct fixture {
 	struct th_httpd srv;
 	char *mirror;
 	struct dos_cache *cache;
+	time_t release_time;    /* the next Release's Date; 0: now */
 };
 
 static const char packages[] =
@@ -152,7 +153,7 @@ static char *rfc2822(time_t t)
 /* A Release listing the given files (they must exist), plus extra fields. */
 static void repo_release(struct fixture *f, const char *const *rels, const char *extra)
 {
-	char *date = rfc2822(time(NULL)), *text, *next;
+	char *date = rfc2822(f->release_time ? f->release_time : time(NULL)), *text, *next;
 
 	text = dos_xasprintf("Origin: diracos-test\nSuite: test\nCodename: test\nDate: %s\n"
 			     "Architectures: amd64\nComponents: main\n%sSHA256:\n", date,
@@ -418,6 +419,40 @@ static void assert_refused(struct fixture *f, const char *ring, const char *why)
 		fail_msg("'%s' not in: %s", why, f->ctx.msg);
 }
 
+/* A mirror that serves an older InRelease than one taken before (rolled
+ * back, or replaying an old signed one) is refused. */
+static void test_older_release(void **state)
+{
+	struct fixture *f = *state;
+	struct dos_archive *a = NULL;
+
+	repo_default(f);
+	f->release_time = time(NULL) + 3600;
+	repo_release(f, all_files, "");
+	repo_sign(f, f->home_good);
+	assert_int_equal(open_archive(f, &a), 0);
+	dos_archive_free(a);
+	a = NULL;
+	f->release_time = time(NULL) - 86400;
+	repo_release(f, all_files, "");
+	repo_sign(f, f->home_good);
+	assert_int_equal(open_archive(f, &a), DOS_ESIGNATURE);
+	assert_non_null(strstr(f->ctx.msg, "older than the"));
+	assert_non_null(strstr(f->ctx.msg, "seen before"));
+	/* Refused, it did not replace the newer one's date. */
+	assert_int_equal(open_archive(f, &a), DOS_ESIGNATURE);
+	setenv("DIRACOS_CHECK_VALID_UNTIL", "0", 1);
+	assert_int_equal(open_archive(f, &a), 0);
+	unsetenv("DIRACOS_CHECK_VALID_UNTIL");
+	dos_archive_free(a);
+	a = NULL;
+	/* A pinned source's fetch takes it too (with a warning). */
+	assert_int_equal(dos_archive_open_flags(&f->ctx, f->cache, f->mirror, "test", f->keyring,
+						DOS_ARCHIVE_PINNED, &a), 0);
+	dos_archive_free(a);
+	f->release_time = 0;
+}
+
 /* gpgv exits 0 for these three; apt refuses them, and so do we. */
 static void test_signature_rules(void **state)
 {
@@ -442,8 +477,6 @@ static void test_signature_rules(void **state)
 		  f->dir);
 	assert_refused(f, ring, "1 by a revoked key");
 	free(ring);
-	/* The good key, for the tests after this one. */
-	repo_sign(f, f->home_good);
 }
 
 static void test_expired(void **state)
@@ -578,6 +611,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gz_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signature_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_older_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_inrelease, setup, teardown),
 		cmocka_unit_test(test_control_parse),
 		cmocka_unit_test(test_control_hostile),

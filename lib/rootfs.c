@@ -672,37 +672,97 @@ static int net_files(struct dos_ctx *ctx, const char *root)
 
 /* --- instances --- */
 
+/* A Filename: the view may link: "pool/..." or "buildonly/pool/...", no "..". */
+static bool view_filename_ok(const char *fn)
+{
+	return (!strncmp(fn, "pool/", 5) || !strncmp(fn, "buildonly/pool/", 15)) &&
+	       !strstr(fn, "..") && !strstr(fn, "//");
+}
+
+/* Hard links in the view to the pool files the index copy names. 1 when
+ * one is gone (a commit replaced it since the index was read: read the
+ * index again), 2 when the view is on another filesystem (bind the live
+ * pool instead), 0, or an error. */
+static int view_link_pool(struct dos_ctx *ctx, const char *repo, const char *view,
+			  const char *index)
+{
+	int r;
+
+	for (const char *l = index; *l; l += strcspn(l, "\n"), l += *l == '\n') {
+		size_t n = strcspn(l, "\n");
+		_cleanup_free_ char *fn = NULL, *from = NULL, *to = NULL, *dir = NULL;
+		if (n < 11 || strncmp(l, "Filename: ", 10))
+			continue;
+		fn = dos_xasprintf("%.*s", (int)(n - 10), l + 10);
+		if (!view_filename_ok(fn))
+			continue; /* apt will not find it: its error names it */
+		from = dos_path_join(repo, fn);
+		to = dos_path_join(view, fn);
+		dir = dos_path_dirname(to);
+		if ((r = dos_mkdir_p(ctx, dir, 0755)) < 0)
+			return r;
+		if (link(from, to) == 0 || errno == EEXIST)
+			continue;
+		if (errno == ENOENT)
+			return 1;
+		if (errno == EXDEV || errno == EPERM)
+			return 2;
+		return dos_error_errno(ctx, DOS_EIO, errno, "cannot link '%s' to '%s'", to, from);
+	}
+	return 0;
+}
+
 /* The repository as it is now, for the instance: parallel builds add
  * packages to it while this one runs, and apt refuses a file: source whose
  * index changed since `apt-get update` ("Can't find a source to
  * download"). A bind of the live index file does not hold: the rename that
- * replaces it detaches a mount on it. So the instance gets a folder of its
- * own with copies of the indices, and the live pools bound into it (they
- * only grow, and are never renamed). */
+ * replaces it detaches a mount on it. Nor does a bind of the live pool: a
+ * commit that replaces a package removes its old file, which this
+ * instance's index may name. So the instance gets a folder of its own with
+ * copies of the indices and hard links to the files they name; on another
+ * filesystem than the repository, the live pools are bound instead. */
+static int view_section(struct dos_ctx *ctx, const char *repo, const char *view,
+			const char *section, bool *bind_pool)
+{
+	_cleanup_free_ char *from = dos_xasprintf("%s/%sPackages", repo, section);
+	_cleanup_free_ char *to = dos_xasprintf("%s/%sPackages", view, section);
+	_cleanup_free_ char *pool = dos_xasprintf("%s/%spool", view, section);
+	int r = dos_mkdir_p(ctx, pool, 0755);
+
+	if (r < 0)
+		return r;
+	r = 1;
+	for (int attempt = 0; r == 1 && attempt < 10; attempt++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+		if (access(from, R_OK) == 0 && (r = dos_read_file(ctx, from, SIZE_MAX, &data, &len)) < 0)
+			return r;
+		if ((r = dos_write_file_atomic(ctx, to, data ? data : "", len, 0644)) < 0)
+			return r;
+		r = data ? view_link_pool(ctx, repo, view, data) : 0;
+	}
+	if (r == 1)
+		return dos_error(ctx, DOS_EFAIL, "'%s' keeps changing under this build", from);
+	*bind_pool = r == 2;
+	return r < 0 ? r : 0;
+}
+
 static int instance_repo_view(struct dos_ctx *ctx, struct dos_rootfs_instance *inst)
 {
 	static const char *const sections[] = { "", "buildonly/" };
 	_cleanup_free_ char *view = dos_path_join(inst->dir, "repo");
+	bool bind_pool[2] = { false, false };
 
-	for (size_t i = 0; i < 2; i++) {
-		_cleanup_free_ char *from = dos_xasprintf("%s/%sPackages", inst->repo, sections[i]);
-		_cleanup_free_ char *to = dos_xasprintf("%s/%sPackages", view, sections[i]);
-		_cleanup_free_ char *pool = dos_xasprintf("%s/%spool", view, sections[i]);
-		_cleanup_free_ char *data = NULL;
-		size_t len = 0;
-
-		if (dos_mkdir_p(ctx, pool, 0755) < 0 ||
-		    (access(from, R_OK) == 0 && dos_read_file(ctx, from, SIZE_MAX, &data, &len) < 0) ||
-		    dos_write_file_atomic(ctx, to, data ? data : "", len, 0644) < 0)
+	for (size_t i = 0; i < 2; i++)
+		if (view_section(ctx, inst->repo, view, sections[i], &bind_pool[i]) < 0)
 			return dos_error_prefix(ctx, "local repository index");
-	}
 	inst->view = dos_xstrdup(view);
 	inst->pools[0] = dos_path_join(inst->repo, "pool");
 	inst->pools[1] = dos_path_join(inst->repo, "buildonly/pool");
 	inst->binds[inst->n_binds++] = (struct dos_sandbox_bind){
 		.src = inst->view, .dest = DOS_ROOTFS_REPO_PATH };
 	for (size_t i = 0; i < 2; i++)
-		if (access(inst->pools[i], F_OK) == 0)
+		if (bind_pool[i] && access(inst->pools[i], F_OK) == 0)
 			inst->binds[inst->n_binds++] = (struct dos_sandbox_bind){
 				.src = inst->pools[i],
 				.dest = i == 0 ? DOS_ROOTFS_REPO_PATH "/pool"

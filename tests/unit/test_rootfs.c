@@ -527,25 +527,37 @@ static void test_instances_copy(void **state)
 	two_instances(false);
 }
 
-/* The sandbox runs in an instance; the local repository is there, read-only. */
+/* The sandbox runs in an instance; the local repository is there,
+ * read-only, as it was when the instance was made: a commit that replaces
+ * a package afterwards takes its old file out of the pool, not out of the
+ * instance's view. */
 static void test_instance_sandbox_repo(void **state)
 {
 	_cleanup_free_ char *packages = dos_xasprintf("%s/work/repo/Packages", F->dir);
 	_cleanup_free_ char *log = dos_path_join(F->dir, "sandbox.log");
-	char *argv[] = { "sh", "-c", "cat /diracos-repo/Packages /etc/apt/preferences.d/diracos-repo; "
+	_cleanup_free_ char *deb = dos_xasprintf("%s/work/repo/pool/0123456789abcdef/p_1_all.deb",
+						 F->dir);
+	char *argv[] = { "sh", "-c", "cat /diracos-repo/Packages /etc/apt/preferences.d/diracos-repo "
+			 "/diracos-repo/pool/0123456789abcdef/p_1_all.deb; "
 			 "echo x > /diracos-repo/y || echo read-only; echo w > /written", NULL };
 	char *env[] = { "PATH=/bin", NULL };
 	struct dos_rootfs_instance *inst;
 	struct dos_sandbox_opts so = { .argv = argv, .envp = env, .log_path = log,
 				       .root_writable = true };
-	_cleanup_free_ char *list = NULL, *written = NULL, *text = NULL;
+	_cleanup_free_ char *list = NULL, *written = NULL, *text = NULL, *pool = NULL;
 	int status = -1;
 	const char *why;
 
 	NEED(!skip_reason, skip_reason);
 	NEED(dos_sandbox_available(&why), why);
-	write_text(packages, "Package: p\n");
+	write_text(packages, "Package: p\nFilename: pool/0123456789abcdef/p_1_all.deb\n");
+	pool = dos_path_dirname(deb);
+	assert_int_equal(dos_mkdir_p(&F->ctx, pool, 0755), 0);
+	write_text(deb, "the old deb\n");
 	inst = instance_at("s");
+	/* The commit that replaces p. */
+	assert_int_equal(unlink(deb), 0);
+	write_text(packages, "Package: p\nFilename: pool/fedcba9876543210/p_2_all.deb\n");
 	assert_int_equal(inst->n_binds, 1);
 	assert_string_equal(inst->binds[0].dest, DOS_ROOTFS_REPO_PATH);
 	list = in_root(inst, "etc/apt/sources.list.d/diracos-repo.list");
@@ -554,7 +566,8 @@ static void test_instance_sandbox_repo(void **state)
 	assert_int_equal(dos_sandbox_run(&F->ctx, &so, &status), 0);
 	assert_int_equal(status, 0);
 	text = read_text(log);
-	assert_non_null(strstr(text, "Package: p\n"));
+	assert_non_null(strstr(text, "Package: p\nFilename: pool/0123456789abcdef/p_1_all.deb\n"));
+	assert_non_null(strstr(text, "the old deb\n"));
 	assert_non_null(strstr(text, "Pin: origin \"\"\nPin-Priority: 1001\n"));
 	assert_non_null(strstr(text, "read-only"));
 	written = in_root(inst, "written");

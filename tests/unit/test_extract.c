@@ -275,6 +275,39 @@ static void test_hardlink_becomes_copy(void **state)
 	free(deb);
 }
 
+/* An .rpm whose hard-link set holds only empty files: the set is held to
+ * the end of the payload, and its empty content is written without
+ * reading the archive, then at its end. */
+static const char empty_links_spec[] =
+	"Name: hl\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n"
+	"%description\nt\n%install\nmkdir -p %{buildroot}/usr/share/hl\n"
+	": > %{buildroot}/usr/share/hl/a\n"
+	"ln %{buildroot}/usr/share/hl/a %{buildroot}/usr/share/hl/b\n"
+	"echo hi > %{buildroot}/usr/share/hl/c\n%files\n/usr/share/hl\n";
+
+static void test_rpm_empty_hardlinks(void **state)
+{
+	struct th_dir *f = *state;
+	struct dos_ctx ctx;
+	struct dos_extract_result res;
+	char *rpm = dos_xasprintf("%s/top/RPMS/noarch/hl-1-1.noarch.rpm", f->dir);
+	struct dos_extract_pkg pkg = { "hl", rpm };
+
+	if (th_sh_at(f->dir, "command -v rpmbuild >/dev/null") != 0) {
+		free(rpm);
+		skip();
+	}
+	th_write_at(f->dir, "hl.spec", empty_links_spec, 0644);
+	th_sh_ok(f->dir, "rpmbuild --define \"_topdir $PWD/top\" --nodeps --quiet -bb hl.spec "
+			 ">rpmbuild.log 2>&1");
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), 0);
+	assert_text(f->root, "usr/share/hl/a", "");
+	assert_text(f->root, "usr/share/hl/b", "");
+	assert_text(f->root, "usr/share/hl/c", "hi\n");
+	dos_extract_result_release(&res);
+	free(rpm);
+}
+
 static void test_same_content_no_conflict(void **state)
 {
 	struct th_dir *f = *state;
@@ -671,6 +704,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_deb, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_handmade_filters, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_hardlink_becomes_copy, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_rpm_empty_hardlinks, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_same_content_no_conflict, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_earlier_wins, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_paths, setup, th_dir_teardown),

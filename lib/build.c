@@ -193,7 +193,7 @@ static int source_place(struct build *b, const char *cache_path, const char *fil
 {
 	_cleanup_free_ char *dest = dos_path_join(b->sources, filename);
 
-	if (!dos_source_filename_ok(filename))
+	if (!dos_config_filename_ok(filename))
 		return dos_error(b->ctx, DOS_ECONFIG, "source file name '%s' is not a plain file name; "
 				 "set \"filename\"", filename);
 	if (dos_strv_contains(&b->files, dest))

@@ -399,6 +399,7 @@ static int root_make(struct build *b)
 	struct dos_rootfs_opts ro = { .cfg = b->o->cfg, .variant = "buildd" };
 	_cleanup_free_ char *dir = dos_path_join(b->dir, "instance");
 	_cleanup_free_ char *install_log = NULL;
+	struct dos_ctx scratch;
 	int r;
 
 	/* One at a time: dist.c's temporary InRelease name is per process,
@@ -416,8 +417,12 @@ static int root_make(struct build *b)
 		return r;
 	dos_log_append(b->log, "diracos: installing the build dependencies\n");
 	r = dos_rootfs_install(b->ctx, b->inst, &b->o->pkg->build_dependencies);
+	/* Into the build log when there is one: a scratch context, so that a
+	 * failed install keeps its own message rather than "cannot open". */
 	install_log = dos_path_join(b->inst->dir, "install.log");
-	copy_file(b->ctx, install_log, b->log, true);
+	dos_ctx_init(&scratch);
+	if (access(install_log, F_OK) == 0)
+		copy_file(&scratch, install_log, b->log, true);
 	return r;
 }
 

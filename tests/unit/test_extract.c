@@ -447,6 +447,30 @@ static void test_hostile_paths(void **state)
 	free(outside_file);
 }
 
+/* A hostile long hard-link target is cut in messages: the cause stays. */
+static void test_long_hardlink_target(void **state)
+{
+	struct th_dir *f = *state;
+	char *abs = dos_xmalloc(3002), *rel = dos_xmalloc(3002);
+
+	abs[0] = '/';
+	for (int i = 0; i < 3000; i++) {
+		abs[i + 1] = 'a';
+		rel[i] = i % 2 ? '/' : 'd';
+	}
+	abs[3001] = '\0';
+	rel[2999] = 'f';
+	rel[3000] = '\0';
+	const struct th_tent to_abs[] = { { "./x", 0, 0644, abs, 0 } };
+	const struct th_tent to_missing[] = { { "./x", 0, 0644, rel, 0 } };
+
+	expect_refused(f->dir, to_abs, 1, "...': an absolute path is refused");
+	expect_refused(f->dir, to_missing, 1,
+		       "...', which is not a file the package holds before it");
+	free(abs);
+	free(rel);
+}
+
 /* --- a rebuild over an earlier tree --- */
 
 /* The tree of an earlier run is taken over: files keep their inodes (an
@@ -708,6 +732,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_content_no_conflict, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_earlier_wins, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_paths, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_long_hardlink_target, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_over_earlier_tree, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_devices_setuid, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, th_dir_teardown),

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -99,19 +100,33 @@ static void build_release(struct build *b)
 	dos_strv_release(&b->env);
 }
 
+/* Seconds from text, 0 when not a positive number; what does not fit an
+ * int is the longest limit, never its low bits. */
+static long long timeout_parse(const char *s)
+{
+	long long v = strtoll(s, NULL, 10);   /* saturates at LLONG_MAX */
+
+	return v > 0 ? v : 0;
+}
+
+static int timeout_clamp(long long v)
+{
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
 static int timeout_of(const struct dos_package *p)
 {
 	const json_t *t = json_object_get(p->options, "timeout"), *v;
 	size_t i;
 
 	if (json_is_integer(t) && json_integer_value(t) > 0)
-		return (int)json_integer_value(t);
-	if (json_is_string(t) && atoi(json_string_value(t)) > 0)
-		return atoi(json_string_value(t));
+		return timeout_clamp(json_integer_value(t));
+	if (json_is_string(t) && timeout_parse(json_string_value(t)) > 0)
+		return timeout_clamp(timeout_parse(json_string_value(t)));
 	json_array_foreach(json_object_get(p->options, "buildOptions"), i, v)
 		if (json_is_string(v) && !strncmp(json_string_value(v), "timeout=", 8) &&
-		    atoi(json_string_value(v) + 8) > 0)
-			return atoi(json_string_value(v) + 8);
+		    timeout_parse(json_string_value(v) + 8) > 0)
+			return timeout_clamp(timeout_parse(json_string_value(v) + 8));
 	return DOS_BUILD_TIMEOUT_S;
 }
 

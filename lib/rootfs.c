@@ -563,7 +563,7 @@ static int instance_overlay(struct dos_ctx *ctx, const struct rootfs_req *rq,
 static int dir_open_in(int root_fd, const char *rel)
 {
 	char buf[256], *save = NULL, *tok;
-	int cur = dup(root_fd), next;
+	int cur = fcntl(root_fd, F_DUPFD_CLOEXEC, 3), next;
 
 	snprintf(buf, sizeof(buf), "%s", rel);
 	for (tok = strtok_r(buf, "/", &save); cur >= 0 && tok; tok = strtok_r(NULL, "/", &save)) {

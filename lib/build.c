@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -99,19 +100,33 @@ static void build_release(struct build *b)
 	dos_strv_release(&b->env);
 }
 
+/* Seconds from text, 0 when not a positive number; what does not fit an
+ * int is the longest limit, never its low bits. */
+static long long timeout_parse(const char *s)
+{
+	long long v = strtoll(s, NULL, 10);   /* saturates at LLONG_MAX */
+
+	return v > 0 ? v : 0;
+}
+
+static int timeout_clamp(long long v)
+{
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
 static int timeout_of(const struct dos_package *p)
 {
 	const json_t *t = json_object_get(p->options, "timeout"), *v;
 	size_t i;
 
 	if (json_is_integer(t) && json_integer_value(t) > 0)
-		return (int)json_integer_value(t);
-	if (json_is_string(t) && atoi(json_string_value(t)) > 0)
-		return atoi(json_string_value(t));
+		return timeout_clamp(json_integer_value(t));
+	if (json_is_string(t) && timeout_parse(json_string_value(t)) > 0)
+		return timeout_clamp(timeout_parse(json_string_value(t)));
 	json_array_foreach(json_object_get(p->options, "buildOptions"), i, v)
 		if (json_is_string(v) && !strncmp(json_string_value(v), "timeout=", 8) &&
-		    atoi(json_string_value(v) + 8) > 0)
-			return atoi(json_string_value(v) + 8);
+		    timeout_parse(json_string_value(v) + 8) > 0)
+			return timeout_clamp(timeout_parse(json_string_value(v) + 8));
 	return DOS_BUILD_TIMEOUT_S;
 }
 
@@ -193,7 +208,7 @@ static int source_place(struct build *b, const char *cache_path, const char *fil
 {
 	_cleanup_free_ char *dest = dos_path_join(b->sources, filename);
 
-	if (!dos_source_filename_ok(filename))
+	if (!dos_config_filename_ok(filename))
 		return dos_error(b->ctx, DOS_ECONFIG, "source file name '%s' is not a plain file name; "
 				 "set \"filename\"", filename);
 	if (dos_strv_contains(&b->files, dest))
@@ -399,6 +414,7 @@ static int root_make(struct build *b)
 	struct dos_rootfs_opts ro = { .cfg = b->o->cfg, .variant = "buildd" };
 	_cleanup_free_ char *dir = dos_path_join(b->dir, "instance");
 	_cleanup_free_ char *install_log = NULL;
+	struct dos_ctx scratch;
 	int r;
 
 	/* One at a time: dist.c's temporary InRelease name is per process,
@@ -416,8 +432,12 @@ static int root_make(struct build *b)
 		return r;
 	dos_log_append(b->log, "diracos: installing the build dependencies\n");
 	r = dos_rootfs_install(b->ctx, b->inst, &b->o->pkg->build_dependencies);
+	/* Into the build log when there is one: a scratch context, so that a
+	 * failed install keeps its own message rather than "cannot open". */
 	install_log = dos_path_join(b->inst->dir, "install.log");
-	copy_file(b->ctx, install_log, b->log, true);
+	dos_ctx_init(&scratch);
+	if (access(install_log, F_OK) == 0)
+		copy_file(&scratch, install_log, b->log, true);
 	return r;
 }
 

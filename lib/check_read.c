@@ -188,8 +188,12 @@ static void file_read(struct dos_ctx *ctx, struct pool *p, struct centry *e)
 	void *map;
 
 	check_py_begin(e, p->sc->py_bins);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		e->error = dos_xasprintf("file '%s': cannot read: %s", e->path, strerror(errno));
+		e->unreadable = true;
+	} else if (!S_ISREG(st.st_mode)) {
+		/* Replaced since the walk: errno says nothing here. */
+		e->error = dos_xasprintf("file '%s': cannot read: not a regular file", e->path);
 		e->unreadable = true;
 	} else if (st.st_size > 0) {
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);

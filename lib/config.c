@@ -265,6 +265,28 @@ static int check_tests(struct parser *p, const char *ptr, const json_t *v)
 	return expect_fixed_object(p, ptr, "tests", v, lists, strings);
 }
 
+bool dos_config_filename_ok(const char *s)
+{
+	return *s && strlen(s) < 256 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* A "filename" names the file in a folder written as root: a name only. */
+static int check_source_filename(struct parser *p, const char *ptr, const char *key,
+				 const json_t *v)
+{
+	const char *name = json_string_value(json_object_get(v, "filename"));
+	const json_t *deb = json_object_get(v, "debianSource");
+	const char *which = deb ? json_string_value(deb)
+				: json_string_value(json_array_get(json_object_get(v, "urls"), 0));
+	_cleanup_free_ char *fp = NULL;
+
+	if (!name || dos_config_filename_ok(name))
+		return 0;
+	fp = child_pointer(ptr, "filename");
+	return perr(p, fp, "'%s' source '%.256s': \"filename\" '%.256s' must be a file name "
+		    "(no '/', not '.' or '..', under 256 bytes)", key, which ? which : "", name);
+}
+
 static int check_source(struct parser *p, const char *ptr, const char *key, const json_t *v)
 {
 	static const char *const lists[] = { "urls", NULL };
@@ -289,7 +311,7 @@ static int check_source(struct parser *p, const char *ptr, const char *key, cons
 		_cleanup_free_ char *sp = child_pointer(ptr, "sha256");
 		return perr(p, sp, "'%s.sha256' must be 64 hexadecimal digits", key);
 	}
-	return 0;
+	return check_source_filename(p, ptr, key, v);
 }
 
 static int check_sources(struct parser *p, const char *ptr, const char *key, const json_t *v)

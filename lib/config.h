@@ -20,6 +20,11 @@ struct dos_source {
 	char *file;
 };
 
+/* Whether s is a plain file name (no '/', not "." or "..", under 256
+ * bytes): what a source's "filename" must be, as it names a file in a
+ * folder the tool writes. */
+bool dos_config_filename_ok(const char *s);
+
 struct dos_package {
 	char *name;
 	char *group;               /* the group it came from, NULL for none */

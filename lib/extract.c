@@ -200,8 +200,8 @@ static int hardlink_source(struct worker *w, const char *target, int *fd)
 	e = extract_ptab_find(&w->sh->tab, target, extract_path_hash(target));
 	s = e && e->kind != K_DIR ? extract_ship_find(e, w->idx) : NULL;
 	if (!s || s->kind != K_FILE)
-		r = dos_error(&w->ctx, DOS_EFORMAT,
-			      "hard link to '%s', which is not a file the package holds before it", target);
+		r = dos_error(&w->ctx, DOS_EFORMAT, "hard link to '%.512s%s', which is not a file "
+			      "the package holds before it", target, strlen(target) > 512 ? "..." : "");
 	else if (e->owner == w->idx)
 		r = pfd = extract_tree_parent(&w->tree, target, &leaf);
 	/* Under the lock: nobody renames over it while we open it. */
@@ -209,7 +209,8 @@ static int hardlink_source(struct worker *w, const char *target, int *fd)
 		r = 0;
 		*fd = openat(pfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (*fd < 0)
-			r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot open '%s'", target);
+			r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot open '%.512s%s'", target,
+					    strlen(target) > 512 ? "..." : "");
 	}
 	pthread_mutex_unlock(&w->sh->lock);
 	return r < 0 ? r : 0;
@@ -242,7 +243,8 @@ static int hardlink_from_deb(struct worker *w, struct item *it, const char *targ
 	}
 	deb_close(&d);
 	if (r >= 0 && !found)
-		r = dos_error(&w->ctx, DOS_EFORMAT, "hard link target '%s' not found again", target);
+		r = dos_error(&w->ctx, DOS_EFORMAT, "hard link target '%.512s%s' not found again",
+			      target, strlen(target) > 512 ? "..." : "");
 	return r < 0 ? r : 0;
 }
 
@@ -252,11 +254,14 @@ static int hardlink_extract(struct worker *w, const char *rel, struct archive_en
 	char target[PATH_MAX];
 	struct item it;
 	struct stat st;
-	int len = extract_path_clean(archive_entry_hardlink(ae), target), fd, r;
+	const char *raw = archive_entry_hardlink(ae);
+	int len = extract_path_clean(raw, target), fd, r;
 
+	/* Cut as entry names are: the cause stays in the message. */
 	if (len <= 0)
-		return dos_error(&w->ctx, DOS_EFORMAT, "hard link to '%s': %s",
-				 archive_entry_hardlink(ae), len ? extract_clean_why(len) : "the root");
+		return dos_error(&w->ctx, DOS_EFORMAT, "hard link to '%.512s%s': %s", raw,
+				 strlen(raw) > 512 ? "..." : "",
+				 len ? extract_clean_why(len) : "the root");
 	item_init(&it, rel, ae, K_FILE);
 	r = hardlink_source(w, target, &fd);
 	if (r < 0)
@@ -267,7 +272,8 @@ static int hardlink_extract(struct worker *w, const char *rel, struct archive_en
 		w->copy_buf = dos_xmalloc(EXTRACT_COPY_BLOCK);
 	it.src = (struct source){ .fd = fd, .buf = w->copy_buf };
 	if (fstat(fd, &st) < 0)
-		r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot stat '%s'", target);
+		r = dos_error_errno(&w->ctx, DOS_EIO, errno, "cannot stat '%.512s%s'", target,
+				    strlen(target) > 512 ? "..." : "");
 	it.size = st.st_size;
 	if (r == 0)
 		r = extract_item_place(w, &it);

@@ -125,9 +125,11 @@ static int content_copy(struct worker *w, struct item *it, const struct sink *k,
 	const void *buf;
 	int64_t got = 0;
 	size_t len;
-	int r;
+	int r = 0;
 
-	while ((r = source_next(w, &it->src, &buf, &len)) > 0) {
+	/* Nothing read for an empty file: an empty hard-link set is held to
+	 * the end of the payload, where reading again is an error. */
+	while (it->size > 0 && (r = source_next(w, &it->src, &buf, &len)) > 0) {
 		dos_sha256_update(h, buf, len);
 		if (it->capture)
 			capture_add(it, buf, len);

@@ -793,6 +793,7 @@ static void engine_execute(struct dos_ctx *ctx, const struct fetch_opts *o, stru
 static void xfer_prepare(struct xfer *x, const struct dos_fetch_item *item,
 			 const struct dos_cache *cache)
 {
+	x->sink.fd = -1;   /* nothing open: a transfer failing early closes nothing */
 	x->url = item->url;
 	x->label = item_label(item->name, item->url ? item->url : "");
 	x->size = item->size;
@@ -880,7 +881,7 @@ int dos_fetch_to_file(struct dos_ctx *ctx, const char *url, const char *dest_pat
 		.retry_delay_ms = 1000,
 	};
 	struct xfer x = { .url = url, .dest = dest_path, .max_size = UNVERIFIED_MAX,
-			  .state = X_QUEUED };
+			  .state = X_QUEUED, .sink.fd = -1 };
 	int r;
 
 	x.label = item_label(NULL, url);

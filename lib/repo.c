@@ -39,6 +39,7 @@ struct dos_repo {
 	char *path, *url;
 	char *index[2];
 	int lock_fd;
+	bool locked;               /* lock_fd holds the lock (else: another's pid in it) */
 	bool writable;
 	pthread_mutex_t mu;
 };
@@ -501,6 +502,7 @@ static int lock_take(struct dos_ctx *ctx, struct dos_repo *repo, unsigned flags)
 		if (errno != EINTR)
 			return dos_error_errno(ctx, DOS_EIO, errno, "repository '%s': cannot lock", repo->path);
 locked:
+	repo->locked = true;
 	if (op == LOCK_EX) {
 		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 		if (ftruncate(repo->lock_fd, 0) < 0 || pwrite(repo->lock_fd, pid, (size_t)n, 0) != n)
@@ -560,8 +562,9 @@ void dos_repo_free(struct dos_repo *repo)
 	if (!repo)
 		return;
 	if (repo->lock_fd >= 0) {
-		/* On failure only a stale pid stays behind: messages check it is alive. */
-		int ignored = repo->writable ? ftruncate(repo->lock_fd, 0) : 0;
+		/* Our pid goes, never the holder's when the lock was not ours; on
+		 * a crash only a stale pid stays: messages check it is alive. */
+		int ignored = repo->writable && repo->locked ? ftruncate(repo->lock_fd, 0) : 0;
 
 		(void)ignored;
 		close(repo->lock_fd);

@@ -259,11 +259,24 @@ static int fsync_path(const char *path, int flags)
 	return r;
 }
 
-/* Gives tmp its final name, durably. */
+/* A whole unpacked tree: one syncfs() rather than an fsync per file. */
+static int syncfs_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = syncfs(fd);
+	close(fd);
+	return r;
+}
+
+/* Gives tmp (a file, or a tree when dir) its final name, durably: its
+ * content is on disk before the name says it is whole. */
 static int publish(struct dos_ctx *ctx, const struct rootfs_req *rq, const char *tmp,
 		   const char *final, bool dir)
 {
-	if (!dir && fsync_path(tmp, 0) < 0)
+	if ((dir ? syncfs_path(tmp) : fsync_path(tmp, 0)) < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "%s: cannot sync '%s'", rq->what, tmp);
 	if (rename(tmp, final) < 0)
 		return dos_error_errno(ctx, DOS_EIO, errno, "%s: cannot rename '%s'", rq->what, tmp);
@@ -550,7 +563,7 @@ static int instance_overlay(struct dos_ctx *ctx, const struct rootfs_req *rq,
 static int dir_open_in(int root_fd, const char *rel)
 {
 	char buf[256], *save = NULL, *tok;
-	int cur = dup(root_fd), next;
+	int cur = fcntl(root_fd, F_DUPFD_CLOEXEC, 3), next;
 
 	snprintf(buf, sizeof(buf), "%s", rel);
 	for (tok = strtok_r(buf, "/", &save); cur >= 0 && tok; tok = strtok_r(NULL, "/", &save)) {

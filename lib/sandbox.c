@@ -594,7 +594,11 @@ static int next_timeout(struct sb_parent *p)
 		next = p->deadline;
 	if (p->kill_at && p->kill_at < next)
 		next = p->kill_at;
-	return next == INT64_MAX ? -1 : (int)(next - now);
+	if (next == INT64_MAX)
+		return -1;
+	/* A deadline 24.8 days or more away does not fit poll's int: wake
+	 * up then, and look again. */
+	return next - now > INT_MAX ? INT_MAX : (int)(next - now);
 }
 
 static int wait_child(struct dos_ctx *ctx, const struct dos_sandbox_opts *o, struct sb_parent *p)

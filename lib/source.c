@@ -30,11 +30,6 @@ static char *source_filename(const struct dos_source *s, const char *url)
 	return dos_xasprintf("%.*s", (int)(url + n - base), base);
 }
 
-bool dos_source_filename_ok(const char *s)
-{
-	return *s && strlen(s) < 256 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
-}
-
 /* Tries each URL in turn until one gives the verified file. */
 static int source_fetch(struct src *b, const struct dos_source *s, char **cache_path,
 			const char **url)
@@ -85,7 +80,7 @@ static int debsrc_pick(struct src *b, const struct dos_source *s, const struct d
 
 	for (const char *l = sums; l && *l; l += strcspn(l, "\n"), l += *l == '\n') {
 		if (sscanf(l, "%64s %llu %255s", sha, &size, file) != 3 || !dos_sha256_valid(sha) ||
-		    !debsrc_wanted(file, s->file) || !dir || strstr(dir, "..") || !dos_source_filename_ok(file))
+		    !debsrc_wanted(file, s->file) || !dir || strstr(dir, "..") || !dos_config_filename_ok(file))
 			continue;
 		/* A pinned "sha256" holds the source still when the suite moves on. */
 		if (s->sha256 && strcasecmp(sha, s->sha256))

@@ -31,6 +31,3 @@ int dos_source_fetch(struct dos_ctx *ctx, const struct dos_config *cfg, struct d
 int dos_source_fetch_from(struct dos_ctx *ctx, const struct dos_config *cfg,
 			  struct dos_cache *cache, const struct dos_source *s, const char *log,
 			  char **path, char **name, char **url, char *sha256);
-
-/* Whether s is a plain file name (no '/', not "." or ".."). */
-bool dos_source_filename_ok(const char *s);

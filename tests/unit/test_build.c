@@ -14,6 +14,7 @@
 #include "run.h"
 #include "util.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +230,34 @@ static void test_names_versions(void **state)
 	assert_false(dos_build_version_valid("1.0 beta"));
 }
 
+/* The time limit of a step, in seconds: what does not fit an int is the
+ * longest one, never the low bits (4294967297 was 1 second). */
+static int timeout_for(const char *options)
+{
+	json_t *o = json_loads(options, 0, NULL);
+	struct dos_package p = { .options = o };
+	int t;
+
+	assert_non_null(o);
+	t = dos_build_timeout(&p);
+	json_decref(o);
+	return t;
+}
+
+static void test_timeout_option(void **state)
+{
+	(void)state;
+	assert_int_equal(timeout_for("{}"), DOS_BUILD_TIMEOUT_S);
+	assert_int_equal(timeout_for("{\"timeout\": 60}"), 60);
+	assert_int_equal(timeout_for("{\"timeout\": \"90\"}"), 90);
+	assert_int_equal(timeout_for("{\"buildOptions\": [\"timeout=99\"]}"), 99);
+	assert_int_equal(timeout_for("{\"timeout\": 4294967297}"), INT_MAX);
+	assert_int_equal(timeout_for("{\"timeout\": \"4294967297\"}"), INT_MAX);
+	assert_int_equal(timeout_for("{\"buildOptions\": [\"timeout=4294967297\"]}"), INT_MAX);
+	assert_int_equal(timeout_for("{\"timeout\": 0}"), DOS_BUILD_TIMEOUT_S);
+	assert_int_equal(timeout_for("{\"timeout\": \"-5\"}"), DOS_BUILD_TIMEOUT_S);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +266,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deb_arch_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deb_refuses_fifo, setup, teardown),
 		cmocka_unit_test(test_names_versions),
+		cmocka_unit_test(test_timeout_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,8 @@
 #include "siphash.h"
 #include "util.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,26 @@ static const char *diracos_json(const char *platforms, const char *broken, const
 		 "\"knownMissingDependencies\": [%s]}}, \"packages\": []}\n",
 		 tmp, platforms, broken, missing);
 	return buf;
+}
+
+/* libc's fstat, interposed: a file named "swapped" looks like a fifo (one
+ * put there between the walk and the read), with a stale errno. */
+int fstat(int fd, struct stat *st)
+{
+	int (*real)(int, struct stat *);
+	char link[64], path[4096];
+	ssize_t n;
+	int r;
+
+	*(void **)&real = dlsym(RTLD_NEXT, "fstat");
+	r = real(fd, st);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (r == 0 && n > 8 && !memcmp(path + n - 8, "/swapped", 8)) {
+		st->st_mode = S_IFIFO | 0644;
+		errno = ENOENT;
+	}
+	return r;
 }
 
 static int group_setup(void **state)
@@ -528,6 +550,10 @@ static void test_errors(void **state)
 	assert_int_equal(th_sh_at(tmp, "tar -P -C b -czf t.tgz top --transform 's,^top/usr,../usr,'"), 0);
 	assert_int_equal(check_error("t.tgz", msg, sizeof(msg)), DOS_EFORMAT);
 	assert_non_null(strstr(msg, "outside"));
+	/* A file that is no longer a regular one when read is named so. */
+	th_write_at(tmp, "b/top/usr/share/data/swapped", "x\n", 0644);
+	assert_int_equal(check_error("b/top", msg, sizeof(msg)), DOS_EIO);
+	assert_string_equal(msg, "file 'usr/share/data/swapped': cannot read: not a regular file");
 }
 
 /* --- Python bytecode --- */

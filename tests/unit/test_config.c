@@ -8,6 +8,7 @@
 
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -219,6 +220,36 @@ static void test_other_errors(void **state)
 	assert_non_null(strstr(load_err("{\"name\": \"a\", \"name\": \"b\"}"), "duplicate object key"));
 }
 
+/* A source's "filename" names a file in a folder the tool writes as root:
+ * a path is refused when the configuration is loaded, naming the source. */
+static void test_source_filename_is_a_name(void **state)
+{
+	static const char *const bad[] = { "../../../../etc/cron.d/x-1.tar.gz", "a/b.tar.gz",
+					   "..", ".", "" };
+	char text[1024];
+	char *m;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"pipSources\": [\n {\"urls\": [\"file:///a.tar.gz\"], \"sha256\": \"%064d\","
+			 " \"filename\": \"%s\"}]}", 0, bad[i]);
+		m = load_err(text);
+		assert_non_null(strstr(m, "t.json:2:"));
+		assert_non_null(strstr(m, "'pipSources' source 'file:///a.tar.gz'"));
+		assert_non_null(strstr(m, "must be a file name"));
+		if (*bad[i])
+			assert_non_null(strstr(m, bad[i]));
+	}
+	m = load_err("{\"packages\": [{\"name\": \"p\", \"recipe\": \"p.sh\", \"sources\": [\n"
+		     " {\"debianSource\": \"zlib\", \"filename\": \"../x\"}]}]}");
+	assert_non_null(strstr(m, "'sources' source 'zlib'"));
+	assert_non_null(strstr(m, "'../x'"));
+	snprintf(text, sizeof(text),
+		 "{\"pipSources\": [{\"urls\": [\"file:///a.tar.gz\"], \"sha256\": \"%064d\","
+		 " \"filename\": \"x-1.tar.gz\"}]}", 0);
+	dos_config_free(load_ok(text));
+}
+
 static void test_effective_json(void **state)
 {
 	struct dos_config *cfg = load_ok(three_groups);
@@ -254,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_src_and_recipe),
 		cmocka_unit_test(test_unknown_backend),
 		cmocka_unit_test(test_other_errors),
+		cmocka_unit_test(test_source_filename_is_a_name),
 		cmocka_unit_test(test_effective_json),
 		cmocka_unit_test(test_builtin_default_parses),
 	};

@@ -275,6 +275,39 @@ static void test_hardlink_becomes_copy(void **state)
 	free(deb);
 }
 
+/* An .rpm whose hard-link set holds only empty files: the set is held to
+ * the end of the payload, and its empty content is written without
+ * reading the archive, then at its end. */
+static const char empty_links_spec[] =
+	"Name: hl\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n"
+	"%description\nt\n%install\nmkdir -p %{buildroot}/usr/share/hl\n"
+	": > %{buildroot}/usr/share/hl/a\n"
+	"ln %{buildroot}/usr/share/hl/a %{buildroot}/usr/share/hl/b\n"
+	"echo hi > %{buildroot}/usr/share/hl/c\n%files\n/usr/share/hl\n";
+
+static void test_rpm_empty_hardlinks(void **state)
+{
+	struct th_dir *f = *state;
+	struct dos_ctx ctx;
+	struct dos_extract_result res;
+	char *rpm = dos_xasprintf("%s/top/RPMS/noarch/hl-1-1.noarch.rpm", f->dir);
+	struct dos_extract_pkg pkg = { "hl", rpm };
+
+	if (th_sh_at(f->dir, "command -v rpmbuild >/dev/null") != 0) {
+		free(rpm);
+		skip();
+	}
+	th_write_at(f->dir, "hl.spec", empty_links_spec, 0644);
+	th_sh_ok(f->dir, "rpmbuild --define \"_topdir $PWD/top\" --nodeps --quiet -bb hl.spec "
+			 ">rpmbuild.log 2>&1");
+	assert_int_equal(extract(&ctx, f->root, &pkg, 1, 1, &res), 0);
+	assert_text(f->root, "usr/share/hl/a", "");
+	assert_text(f->root, "usr/share/hl/b", "");
+	assert_text(f->root, "usr/share/hl/c", "hi\n");
+	dos_extract_result_release(&res);
+	free(rpm);
+}
+
 static void test_same_content_no_conflict(void **state)
 {
 	struct th_dir *f = *state;
@@ -412,6 +445,30 @@ static void test_hostile_paths(void **state)
 	expect_refused(f->dir, file_then_dir, 2, "entry 'a/b'");
 	free(outside);
 	free(outside_file);
+}
+
+/* A hostile long hard-link target is cut in messages: the cause stays. */
+static void test_long_hardlink_target(void **state)
+{
+	struct th_dir *f = *state;
+	char *abs = dos_xmalloc(3002), *rel = dos_xmalloc(3002);
+
+	abs[0] = '/';
+	for (int i = 0; i < 3000; i++) {
+		abs[i + 1] = 'a';
+		rel[i] = i % 2 ? '/' : 'd';
+	}
+	abs[3001] = '\0';
+	rel[2999] = 'f';
+	rel[3000] = '\0';
+	const struct th_tent to_abs[] = { { "./x", 0, 0644, abs, 0 } };
+	const struct th_tent to_missing[] = { { "./x", 0, 0644, rel, 0 } };
+
+	expect_refused(f->dir, to_abs, 1, "...': an absolute path is refused");
+	expect_refused(f->dir, to_missing, 1,
+		       "...', which is not a file the package holds before it");
+	free(abs);
+	free(rel);
 }
 
 /* --- a rebuild over an earlier tree --- */
@@ -671,9 +728,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_deb, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_handmade_filters, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_hardlink_becomes_copy, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_rpm_empty_hardlinks, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_same_content_no_conflict, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_earlier_wins, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_paths, setup, th_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_long_hardlink_target, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_over_earlier_tree, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_devices_setuid, setup, th_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, th_dir_teardown),

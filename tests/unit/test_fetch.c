@@ -12,7 +12,10 @@
 #include "progress.h"
 #include "util.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,17 @@ struct fixture {
 	char sha_a[DOS_SHA256_HEX], sha_b[DOS_SHA256_HEX];
 	size_t len_a, len_b;
 };
+
+static bool multi_init_fails;
+
+/* libcurl's, interposed: NULL while a test wants it to fail. */
+CURLM *curl_multi_init(void)
+{
+	CURLM *(*real)(void);
+
+	*(void **)&real = dlsym(RTLD_NEXT, "curl_multi_init");
+	return multi_init_fails || !real ? NULL : real();
+}
 
 static char *url_of(struct fixture *f, const char *name)
 {
@@ -127,6 +141,34 @@ static void test_fetch_success(void **state)
 	free(expect);
 	free(url_a);
 	free(file_url);
+}
+
+/* When libcurl cannot start, the transfers fail without touching any file
+ * descriptor: standard input (fd 0, what a zeroed transfer held) stays. */
+static void test_no_libcurl_closes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char *url = dos_xasprintf("file://%s/b.bin", f->root);
+	char *dest = dos_path_join(f->dir, "b.out");
+	int saved = dup(0), null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct dos_fetch_item item = { .url = url, .sha256 = f->sha_b, .size = 5 };
+
+	assert_true(null > 0);
+	assert_int_equal(dup2(null, 0), 0);
+	multi_init_fails = true;
+	assert_int_equal(dos_fetch_to_file(&f->ctx, url, dest), DOS_ENET);
+	assert_non_null(strstr(f->ctx.msg, "cannot initialize libcurl"));
+	assert_int_equal(dos_fetch_many(&f->ctx, f->cache, &item, 1, NULL), DOS_ENET);
+	multi_init_fails = false;
+	dos_fetch_items_release(&item, 1);
+	assert_true(fcntl(0, F_GETFD) >= 0);
+	if (saved >= 0) {
+		dup2(saved, 0);
+		close(saved);
+	}
+	close(null);
+	free(dest);
+	free(url);
 }
 
 static void test_fetch_cached_is_not_downloaded(void **state)
@@ -397,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_to_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_insert_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_many_in_parallel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_libcurl_closes_nothing, setup, teardown),
 		cmocka_unit_test(test_cache_default_dir),
 	};
 

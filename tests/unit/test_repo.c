@@ -659,6 +659,30 @@ static void test_lock(void **state)
 	free(pid);
 }
 
+/* A second opener that fails leaves the holder's pid in the lock file:
+ * a third one still names it. */
+static void test_lock_keeps_holder_pid(void **state)
+{
+	struct fixture *f = *state;
+	struct dos_repo *second = NULL;
+	char *pid = dos_xasprintf("(pid %ld)", (long)getpid());
+	char *want = dos_xasprintf("%ld\n", (long)getpid());
+	char *lock = dos_path_join(f->path, ".lock");
+	char *text;
+
+	assert_int_equal(dos_repo_open(&f->ctx, f->path, 0, &second), DOS_EFAIL);
+	assert_non_null(strstr(f->ctx.msg, pid));
+	text = th_read(lock);
+	assert_string_equal(text, want);
+	free(text);
+	assert_int_equal(dos_repo_open(&f->ctx, f->path, 0, &second), DOS_EFAIL);
+	assert_null(second);
+	assert_non_null(strstr(f->ctx.msg, pid));
+	free(lock);
+	free(want);
+	free(pid);
+}
+
 static void test_read_missing(void **state)
 {
 	struct fixture *f = *state;
@@ -784,6 +808,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_keeps_holder_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_self_heal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_missing, setup, teardown),

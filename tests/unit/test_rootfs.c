@@ -19,6 +19,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,23 @@ struct fixture {
 
 static struct fixture *F;
 static const char *skip_reason;
+
+/* What syncfs() was called on, newest last: interposed, then libc's. */
+static char synced[8][4096];
+static size_t n_synced;
+
+int syncfs(int fd)
+{
+	char link[64];
+	int (*real)(int);
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if (n_synced < 8 && (n = readlink(link, synced[n_synced], sizeof(synced[0]) - 1)) > 0)
+		synced[n_synced++][n] = '\0';
+	*(void **)&real = dlsym(RTLD_NEXT, "syncfs");
+	return real ? real(fd) : 0;
+}
 
 #define NEED(cond, why)                                                  \
 	do {                                                             \
@@ -515,9 +533,20 @@ static void test_instance_dest_taken(void **state)
 
 static void test_instances_overlay(void **state)
 {
+	_cleanup_free_ char *tree_tmp = NULL;
+	char key[DOS_SHA256_HEX];
+	bool tree_synced = false;
+
 	NEED(!skip_reason, skip_reason);
 	NEED(geteuid() == 0, "overlays need root");
+	n_synced = 0;
 	two_instances(true);
+	/* The unpacked tree was on disk before it took its content-keyed name. */
+	expected_key(NULL, key);
+	tree_tmp = dos_xasprintf("%s/rootfs/%s.tmp", F->cache, key);
+	for (size_t i = 0; i < n_synced; i++)
+		tree_synced |= !strcmp(synced[i], tree_tmp);
+	assert_true(tree_synced);
 }
 
 static void test_instances_copy(void **state)

@@ -27,6 +27,8 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,7 +341,9 @@ static void mmdebstrap_argv(struct dos_strv *argv, const struct rootfs_req *rq, 
 
 static int mmdebstrap_run(struct dos_ctx *ctx, const struct rootfs_req *rq)
 {
-	_cleanup_free_ char *tmp = dos_xasprintf("%s.tmp", rq->tarball);
+	/* Per process: a killed diracos's mmdebstrap may still be writing its
+	 * own, which nobody will publish. */
+	_cleanup_free_ char *tmp = dos_xasprintf("%s.tmp-%ld", rq->tarball, (long)getpid());
 	_cleanup_free_ char *log = dos_xasprintf("%s/%s.log", rq->dir, rq->key);
 	_cleanup_free_ char *tmpdir = dos_path_join(rq->dir, "tmp");
 	_cleanup_free_ char *tmpenv = dos_xasprintf("TMPDIR=%s", tmpdir);
@@ -368,6 +372,25 @@ static int mmdebstrap_run(struct dos_ctx *ctx, const struct rootfs_req *rq)
 	return r;
 }
 
+/* What killed runs left: their mmdebstrap's output (done or not), unless
+ * that process still lives. Called with the lock held. */
+static void stale_temporaries_remove(const struct rootfs_req *rq)
+{
+	_cleanup_free_ char *pattern = dos_xasprintf("%s.tmp*", rq->tarball);
+	size_t n = strlen(rq->tarball) + strlen(".tmp");
+	glob_t g;
+
+	if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *rest = g.gl_pathv[i] + n;
+		long pid = *rest == '-' ? strtol(rest + 1, NULL, 10) : 0;
+		if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			unlink(g.gl_pathv[i]);
+	}
+	globfree(&g);
+}
+
 static int tarball_ensure(struct dos_ctx *ctx, const struct rootfs_req *rq)
 {
 	_cleanup_close_ int lock = -1;
@@ -379,6 +402,7 @@ static int tarball_ensure(struct dos_ctx *ctx, const struct rootfs_req *rq)
 		return r;
 	if (access(rq->tarball, F_OK) == 0)
 		return 0; /* made while we waited */
+	stale_temporaries_remove(rq);
 	return mmdebstrap_run(ctx, rq);
 }
 

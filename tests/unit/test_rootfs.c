@@ -21,6 +21,7 @@
 #include <archive_entry.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,9 +357,9 @@ static void test_ensure_makes_then_reuses(void **state)
 				    "--components=main\n--include=gpgv,make\n"
 				    "--keyring=%s\n--skip=output/dev\n"
 				    "--skip=cleanup/apt/lists\n--aptopt=Acquire::Languages \"none\"\n"
-				    "--format=tar\ntest\n%s.tmp\n%s\n",
+				    "--format=tar\ntest\n%s.tmp-%ld\n%s\n",
 				    geteuid() == 0 ? "--mode=root" : "--mode=unshare", F->keyring, want,
-				    F->mirror);
+				    (long)getpid(), F->mirror);
 	assert_string_equal(args, expect_args);
 	free(args);
 	free(path);
@@ -407,14 +408,22 @@ static void test_ensure_failure_leaves_nothing(void **state)
 	_cleanup_free_ char *dir = dos_path_join(F->cache, "rootfs");
 	struct dos_rootfs_opts o = opts_for(NULL);
 	char key[DOS_SHA256_HEX], *path = NULL;
-	_cleanup_free_ char *tar = NULL, *tmp = NULL;
+	_cleanup_free_ char *tar = NULL, *tmp = NULL, *stale = NULL, *old_tmp = NULL;
 
 	NEED(!skip_reason, skip_reason);
 	write_text(fail, "");
 	expected_key(NULL, key);
 	tar = dos_xasprintf("%s/%s.tar", dir, key);
-	tmp = dos_xasprintf("%s.tmp", tar);
+	tmp = dos_xasprintf("%s.tmp-%ld", tar, (long)getpid());
+	/* What a killed run left: a dead process's output, an older name. */
+	assert_int_equal(dos_mkdir_p(&F->ctx, dir, 0755), 0);
+	stale = dos_xasprintf("%s.tmp-%d", tar, INT_MAX - 1);
+	old_tmp = dos_xasprintf("%s.tmp", tar);
+	write_text(stale, "half");
+	write_text(old_tmp, "half");
 	assert_int_equal(dos_rootfs_ensure(&F->ctx, &o, &path), DOS_ECHILD);
+	assert_false(exists(stale));
+	assert_false(exists(old_tmp));
 	assert_null(path);
 	assert_non_null(strstr(F->ctx.msg, "root filesystem 'test/buildd'"));
 	assert_non_null(strstr(F->ctx.msg, "the mirror said no"));

@@ -20,18 +20,8 @@
 # configuration pins both by sha256, which is what lets it take them.
 unset DIRACOS_CHECK_VALID_UNTIL
 
-if [ "${DIRACOS_SKIP_SLOW:-0}" = 1 ]; then
-	echo "1..0 # SKIP DIRACOS_SKIP_SLOW=1 (builds boost-python and xrootd-python, and Python once)"
-	exit 0
-fi
-if ! command -v mmdebstrap >/dev/null 2>&1; then
-	echo "1..0 # SKIP mmdebstrap is not installed"
-	exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root (mmdebstrap --mode=root)"
-	exit 0
-fi
+skip_if_slow "builds boost-python and xrootd-python, and Python once"
+need_build_roots
 plan 26
 
 now() { date +%s; }

@@ -15,14 +15,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mkrepo.sh"
 
-if [ "${DIRACOS_SKIP_SLOW:-0}" = 1 ]; then
-	echo "1..0 # SKIP DIRACOS_SKIP_SLOW=1 (needs our CPython build)"
-	exit 0
-fi
-if ! command -v mmdebstrap >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root and mmdebstrap (build roots)"
-	exit 0
-fi
+skip_if_slow "needs our CPython build"
+need_build_roots
 plan 42
 
 # psutil 7.1 is in forky only (trixie's upstream tarball is missing from the

@@ -498,11 +498,17 @@ static bool expired_first_time(const char *url)
 	return first;
 }
 
+bool dos_archive_valid_until_ignored(void)
+{
+	const char *check = getenv("DIRACOS_CHECK_VALID_UNTIL");
+
+	return check && !strcmp(check, "0");
+}
+
 static int release_dates(struct dos_ctx *ctx, struct dos_archive *a, const struct dos_control *c)
 {
 	const char *date = dos_control_get(c, "Date");
 	const char *until = dos_control_get(c, "Valid-Until");
-	const char *check = getenv("DIRACOS_CHECK_VALID_UNTIL");
 
 	a->date = date ? parse_date(date) : 0;
 	if (!until)
@@ -511,7 +517,7 @@ static int release_dates(struct dos_ctx *ctx, struct dos_archive *a, const struc
 	if (!a->valid_until)
 		return dos_error(ctx, DOS_EFORMAT, "InRelease from %s: unreadable Valid-Until '%.64s'",
 				 a->inrelease_url, until);
-	if (a->valid_until >= (int64_t)time(NULL) || (check && !strcmp(check, "0")))
+	if (a->valid_until >= (int64_t)time(NULL) || dos_archive_valid_until_ignored())
 		return 0;
 	if (a->flags & DOS_ARCHIVE_PINNED) {
 		if (expired_first_time(a->inrelease_url))
@@ -617,14 +623,12 @@ static void date_note(struct dos_ctx *ctx, const char *dir, int64_t date)
 	char text[32];
 	int n = snprintf(text, sizeof(text), "%lld\n", (long long)date);
 
-	if (date > date_seen(dir) && dos_write_file_atomic(ctx, path, text, (size_t)n, 0644) < 0)
+	if (dos_write_file_atomic(ctx, path, text, (size_t)n, 0644) < 0)
 		dos_error_clear(ctx); /* a hint for next time, not this run's result */
 }
 
-static int release_not_older(struct dos_ctx *ctx, const struct dos_archive *a, const char *dir)
+static int release_not_older(struct dos_ctx *ctx, const struct dos_archive *a, int64_t seen)
 {
-	const char *check = getenv("DIRACOS_CHECK_VALID_UNTIL");
-	int64_t seen = date_seen(dir);
 	char was[64], now[64];
 	struct tm tm;
 
@@ -632,7 +636,7 @@ static int release_not_older(struct dos_ctx *ctx, const struct dos_archive *a, c
 		return 0;
 	strftime(was, sizeof(was), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&(time_t){ seen }, &tm));
 	strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&(time_t){ a->date }, &tm));
-	if ((check && !strcmp(check, "0")) || (a->flags & DOS_ARCHIVE_PINNED)) {
+	if (dos_archive_valid_until_ignored() || (a->flags & DOS_ARCHIVE_PINNED)) {
 		dos_warn(ctx, "InRelease from %s: dated %s, older than the %s seen before",
 			 a->inrelease_url, now, was);
 		return 0;
@@ -652,6 +656,7 @@ static int archive_load(struct dos_ctx *ctx, struct dos_archive *a, const char *
 	_cleanup_free_ char *fresh = dos_xasprintf("%s/InRelease.new-%ld-%lu", dir, (long)getpid(),
 						   ++seq);
 	_cleanup_free_ char *text = NULL;
+	int64_t seen = 0;
 	size_t len = 0;
 	int r;
 
@@ -664,11 +669,13 @@ static int archive_load(struct dos_ctx *ctx, struct dos_archive *a, const char *
 	r = inrelease_verify(ctx, a, fresh, keyring, dir, &text, &len);
 	if (r == 0)
 		r = release_parse(ctx, a, text, len);
-	if (r == 0)
-		r = release_not_older(ctx, a, dir);
+	if (r == 0) {
+		seen = date_seen(dir);
+		r = release_not_older(ctx, a, seen);
+	}
 	if (r == 0)
 		r = inrelease_keep(ctx, a, fresh, dir);
-	if (r == 0)
+	if (r == 0 && a->date > seen)
 		date_note(ctx, dir, a->date);
 	unlink(fresh);
 	return r;

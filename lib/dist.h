@@ -88,6 +88,10 @@ struct dos_archive {
 int dos_archive_open(struct dos_ctx *ctx, struct dos_cache *cache, const char *mirror,
 		     const char *suite, const char *keyring, struct dos_archive **out);
 
+/* DIRACOS_CHECK_VALID_UNTIL=0: expired and older InRelease files are
+ * accepted (snapshot mirrors), here and by apt in the build roots. */
+bool dos_archive_valid_until_ignored(void);
+
 enum {
 	/* The caller takes only files whose sha256 it pins itself (a source
 	 * with "sha256" in the configuration). Valid-Until guards against an

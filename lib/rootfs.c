@@ -20,6 +20,7 @@
 #include "fetch.h"
 #include "mirror.h"
 #include "progress.h"
+#include "repo.h"
 #include "run.h"
 #include "untar.h"
 
@@ -300,15 +301,6 @@ static char *join_commas(const struct dos_strv *sv)
 	return out;
 }
 
-/* Whether expired InRelease files are accepted (snapshot mirrors), as
- * dos_archive_open() does. */
-static bool valid_until_ignored(void)
-{
-	const char *v = getenv("DIRACOS_CHECK_VALID_UNTIL");
-
-	return v && !strcmp(v, "0");
-}
-
 /* The command line: the mode that needs no setup for the caller (root:
  * chroot; otherwise a user namespace from /etc/subuid), no device nodes in
  * the tarball (the sandbox makes /dev), the package lists kept (an install
@@ -331,7 +323,7 @@ static void mmdebstrap_argv(struct dos_strv *argv, const struct rootfs_req *rq, 
 	dos_strv_push(argv, "--skip=output/dev");
 	dos_strv_push(argv, "--skip=cleanup/apt/lists");
 	dos_strv_push(argv, "--aptopt=Acquire::Languages \"none\"");
-	if (valid_until_ignored())
+	if (dos_archive_valid_until_ignored())
 		dos_strv_push(argv, "--aptopt=" APT_NO_VALID_UNTIL);
 	dos_strv_push(argv, "--format=tar");
 	dos_strv_push(argv, rq->suite);
@@ -681,7 +673,7 @@ static int apt_sources(struct dos_ctx *ctx, const struct rootfs_req *rq, const c
 	if (r == 0)
 		r = write_in_root(ctx, root, "etc/apt/sources.list.d", "diracos-debian.list", next);
 	free(next);
-	if (r == 0 && valid_until_ignored())
+	if (r == 0 && dos_archive_valid_until_ignored())
 		r = write_in_root(ctx, root, "etc/apt/apt.conf.d", "99diracos",
 				  APT_NO_VALID_UNTIL "\n");
 	if (r == 0 && rq->keyring)
@@ -709,13 +701,6 @@ static int net_files(struct dos_ctx *ctx, const char *root)
 
 /* --- instances --- */
 
-/* A Filename: the view may link: "pool/..." or "buildonly/pool/...", no "..". */
-static bool view_filename_ok(const char *fn)
-{
-	return (!strncmp(fn, "pool/", 5) || !strncmp(fn, "buildonly/pool/", 15)) &&
-	       !strstr(fn, "..") && !strstr(fn, "//");
-}
-
 /* Hard links in the view to the pool files the index copy names. 1 when
  * one is gone (a commit replaced it since the index was read: read the
  * index again), 2 when the view is on another filesystem (bind the live
@@ -731,7 +716,7 @@ static int view_link_pool(struct dos_ctx *ctx, const char *repo, const char *vie
 		if (n < 11 || strncmp(l, "Filename: ", 10))
 			continue;
 		fn = dos_xasprintf("%.*s", (int)(n - 10), l + 10);
-		if (!view_filename_ok(fn))
+		if (!dos_repo_filename_ok(fn))
 			continue; /* apt will not find it: its error names it */
 		from = dos_path_join(repo, fn);
 		to = dos_path_join(view, fn);

@@ -145,6 +145,11 @@ static bool filename_ok(int s, const char *fn)
 	return p[HASH_DIR_LEN] == '/' && *leaf && *leaf != '.' && !strchr(leaf, '/');
 }
 
+bool dos_repo_filename_ok(const char *filename)
+{
+	return filename_ok(0, filename) || filename_ok(1, filename);
+}
+
 static struct stanza *stanza_add(struct index *ix, char *text)
 {
 	struct stanza *s = vec_push(&ix->v, &ix->n, &ix->alloc, sizeof(*ix->v));

@@ -52,6 +52,11 @@ enum dos_repo_flags {
 int dos_repo_open(struct dos_ctx *ctx, const char *path, unsigned flags, struct dos_repo **out);
 void dos_repo_free(struct dos_repo *repo);
 
+/* Whether filename is one a repository index may give: in the pool of its
+ * section ("pool/<16 hex>/<file>" or "buildonly/pool/..."), nothing that
+ * climbs out. */
+bool dos_repo_filename_ok(const char *filename);
+
 const char *dos_repo_path(const struct dos_repo *repo);
 /* "file:///abs/repo": the base URL of both indices' Filename: paths. */
 const char *dos_repo_url(const struct dos_repo *repo);
